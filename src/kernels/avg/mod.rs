@@ -1,0 +1,59 @@
+//! Average pooling kernels: f32 sums in tap order, times the reciprocal of the divisor
+//! (rounded once from f64), well inside SPEC's `(K + 2) * eps` bound.
+
+use super::generic::{self, Reduce};
+use super::{Job, Tile};
+use crate::params::Divisor;
+use crate::plan::OpSpec;
+use crate::simd::SimdF32;
+
+/// Sum of the in-input taps over the divisor rule of the job's op.
+pub(crate) struct AvgReduce;
+
+/// The divisor of output `(oh, ow)` given its clipped tap ranges.
+#[inline(always)]
+pub(crate) fn divisor(
+    job: &Job,
+    oh: usize,
+    ow: usize,
+    th: (usize, usize),
+    tw: (usize, usize),
+) -> usize {
+    match job.op {
+        OpSpec::Avg(Divisor::Override(d)) => d,
+        OpSpec::Avg(Divisor::IncludePad) => {
+            job.h.include_pad_count(oh) * job.w.include_pad_count(ow)
+        }
+        _ => (th.1 - th.0) * (tw.1 - tw.0),
+    }
+}
+
+impl<V: SimdF32> Reduce<V> for AvgReduce {
+    type Acc = V::V;
+    #[inline(always)]
+    fn init(v: V) -> V::V {
+        v.splat(0.0)
+    }
+    #[inline(always)]
+    fn step(v: V, acc: V::V, x: V::V) -> V::V {
+        v.add(acc, x)
+    }
+    #[inline(always)]
+    fn finish(v: V, acc: V::V, scale: V::V) -> V::V {
+        v.mul(acc, scale)
+    }
+    #[inline(always)]
+    fn scale(job: &Job, oh: usize, ow: usize, th: (usize, usize), tw: (usize, usize)) -> f32 {
+        (1.0 / divisor(job, oh, ow, th, tw) as f64) as f32
+    }
+}
+
+/// Any window: `avg_f32_kany`.
+///
+/// # Safety
+/// See [`generic::run`].
+#[inline(always)]
+pub(crate) unsafe fn generic<V: SimdF32>(v: V, job: &Job, tile: &Tile) {
+    // SAFETY: forwarded contract.
+    unsafe { generic::run::<V, AvgReduce>(v, job, tile) }
+}

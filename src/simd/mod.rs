@@ -1,0 +1,80 @@
+//! The only place that names `core::arch`: a small vector trait and one implementation per tier.
+//!
+//! Kernel bodies are generic over [`SimdF32`] and `#[inline(always)]`; the generated
+//! `#[target_feature]` shims instantiate them per tier, so every intrinsic is inlined into code
+//! compiled for that tier. A tier's token type can only be made by `new_unchecked`, whose caller
+//! (a generated shim, reached only through a table of detected tiers) promises the features.
+
+mod baseline;
+pub(crate) use baseline::Baseline;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx2::Avx2;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::Avx512;
+
+/// f32 vectors of one tier. Every method is `#[inline(always)]` in the implementations.
+///
+/// Loads and stores take raw pointers: the caller guarantees `LANES` (or the tail's count of)
+/// valid, initialised f32 at the address; no alignment is required.
+pub(crate) trait SimdF32: Copy {
+    /// f32 lanes per vector.
+    const LANES: usize;
+    /// The vector.
+    type V: Copy;
+    /// A prepared mask for the first `n < LANES` lanes.
+    type Tail: Copy;
+    /// Running NaN-propagating maximum.
+    type MaxAcc: Copy;
+
+    /// The token.
+    ///
+    /// # Safety
+    /// The CPU must support the tier's target features.
+    unsafe fn new_unchecked() -> Self;
+
+    /// All lanes `x`.
+    fn splat(self, x: f32) -> Self::V;
+    /// Loads `LANES` floats.
+    ///
+    /// # Safety
+    /// `p..p+LANES` must be readable.
+    unsafe fn load(self, p: *const f32) -> Self::V;
+    /// Stores `LANES` floats.
+    ///
+    /// # Safety
+    /// `p..p+LANES` must be writable.
+    unsafe fn store(self, p: *mut f32, v: Self::V);
+    /// The mask of the first `n` lanes, `0 < n < LANES`.
+    fn tail(self, n: usize) -> Self::Tail;
+    /// Loads the tail's lanes (others zero) without touching memory past them.
+    ///
+    /// # Safety
+    /// The tail's `n` floats at `p` must be readable.
+    unsafe fn load_tail(self, p: *const f32, t: Self::Tail) -> Self::V;
+    /// Stores the tail's lanes without touching memory past them.
+    ///
+    /// # Safety
+    /// The tail's `n` floats at `p` must be writable.
+    unsafe fn store_tail(self, p: *mut f32, v: Self::V, t: Self::Tail);
+
+    /// `a + b`.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b`.
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+
+    /// An empty maximum (`-inf`, no NaN seen).
+    fn max_init(self) -> Self::MaxAcc;
+    /// Folds `x` in; a NaN in `x` (now or at any earlier step) makes the result NaN.
+    fn max_step(self, acc: Self::MaxAcc, x: Self::V) -> Self::MaxAcc;
+    /// The maximum (NaN where any folded lane was NaN).
+    fn max_finish(self, acc: Self::MaxAcc) -> Self::V;
+
+    /// `min(max(v, lo), hi)` with NaN in `v` kept.
+    fn clamp(self, v: Self::V, lo: Self::V, hi: Self::V) -> Self::V;
+}
