@@ -68,6 +68,7 @@ mod reference;
 mod simd;
 mod tensor;
 mod tier;
+pub mod workloads;
 
 #[cfg(test)]
 mod testing;

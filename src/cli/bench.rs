@@ -1,0 +1,124 @@
+//! `simdpool bench`: the standard workloads on this CPU, each checked once against the
+//! reference, then timed. Results go to stdout (a table, or JSON lines with --json); progress
+//! to stderr.
+
+use super::args;
+use simdpool::workloads::{self, Workload};
+use simdpool::{Isa, Plan, Tensor};
+use std::time::{Duration, Instant};
+
+/// Samples per workload; the reported figure is their median.
+const SAMPLES: usize = 31;
+/// Minimum duration of one sample (many calls for small workloads).
+const SAMPLE_TIME: Duration = Duration::from_millis(2);
+
+pub(crate) fn main(argv: &[String]) -> Result<(), String> {
+    let a = args::parse(argv, &["--threads", "--isa", "--filter"], &["--json"])?;
+    if let Some(p) = a.positionals.first() {
+        return Err(format!("unexpected argument '{p}'"));
+    }
+    let json = a.has("--json");
+    let isa: Isa = a
+        .value("--isa")
+        .unwrap_or("best")
+        .parse()
+        .map_err(|e: simdpool::Error| e.to_string())?;
+    let threads = args::usize_of("--threads", a.value("--threads").unwrap_or("1"))?;
+    if threads != 1 {
+        return Err(format!(
+            "--threads = {threads}: multi-threaded runs are not implemented yet (use 1)"
+        ));
+    }
+    let filter = a.value("--filter").unwrap_or("");
+    let list: Vec<Workload> = workloads::standard()
+        .into_iter()
+        .filter(|w| w.name.contains(filter))
+        .collect();
+    if list.is_empty() {
+        return Err(format!("--filter = '{filter}': no workload matches"));
+    }
+    if !json {
+        println!(
+            "{:<20} {:<26} {:<9} {:>7} {:>11} {:>8} {:>11}",
+            "workload", "kernel", "tier", "threads", "median_us", "GB/s", "vs_reference"
+        );
+    }
+    for w in &list {
+        eprintln!("bench: {} ...", w.name);
+        let r = bench_one(w, isa, threads)?;
+        if json {
+            println!(
+                "{{\"workload\":\"{}\",\"kernel\":\"{}\",\"tier\":\"{}\",\"threads\":{},\"median_us\":{:.4},\"gbps\":{:.3},\"speedup_vs_reference\":{:.2},\"reference_us\":{:.4}}}",
+                w.name, r.kernel, r.tier, threads, r.median_us, r.gbps, r.speedup, r.reference_us
+            );
+        } else {
+            println!(
+                "{:<20} {:<26} {:<9} {:>7} {:>11.3} {:>8.2} {:>10.1}x",
+                w.name, r.kernel, r.tier, threads, r.median_us, r.gbps, r.speedup
+            );
+        }
+    }
+    Ok(())
+}
+
+struct Report {
+    kernel: &'static str,
+    tier: &'static str,
+    median_us: f64,
+    gbps: f64,
+    speedup: f64,
+    reference_us: f64,
+}
+
+fn bench_one(w: &Workload, isa: Isa, _threads: usize) -> Result<Report, String> {
+    let e = |e: simdpool::Error| format!("{}: {e}", w.name);
+    let plan = Plan::new(&w.params, w.shape, isa).map_err(e)?;
+    let reference = Plan::new(&w.params, w.shape, Isa::Reference).map_err(e)?;
+    let x = workloads::input(w, 42).map_err(e)?;
+    let mut y = Tensor::zeros(plan.output_shape()).map_err(e)?;
+    plan.run(x.view(), y.view_mut()).map_err(e)?;
+    simdpool::check::compare(&plan, x.view(), y.view(), 0)
+        .map_err(|m| format!("{}: result differs from the reference: {m}", w.name))?;
+
+    let median_us = time(|| plan.run(x.view(), y.view_mut()), SAMPLES, SAMPLE_TIME)?;
+    // The reference is slow; a few samples suffice for the ratio.
+    let reference_us = time(|| reference.run(x.view(), y.view_mut()), 5, SAMPLE_TIME)?;
+    let bytes =
+        (w.shape.num_elements().unwrap_or(0) + plan.output_shape().num_elements().unwrap_or(0)) * 4;
+    Ok(Report {
+        kernel: plan.kernel_name(),
+        tier: plan.tier().map(|t| t.name()).unwrap_or("reference"),
+        median_us,
+        gbps: bytes as f64 / (median_us * 1e3),
+        speedup: reference_us / median_us,
+        reference_us,
+    })
+}
+
+/// Median microseconds per call over `samples` samples of at least `min` each (after a
+/// warm-up that also sizes the samples).
+fn time(
+    mut f: impl FnMut() -> simdpool::Result<()>,
+    samples: usize,
+    min: Duration,
+) -> Result<f64, String> {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < min * 5 || calls < 2 {
+        f().map_err(|e| e.to_string())?;
+        calls += 1;
+    }
+    let per_call = start.elapsed().as_secs_f64() / calls as f64;
+    let reps = ((min.as_secs_f64() / per_call).ceil() as u64).max(1);
+    let mut t: Vec<f64> = (0..samples)
+        .map(|_| {
+            let s = Instant::now();
+            for _ in 0..reps {
+                let _ = f();
+            }
+            s.elapsed().as_secs_f64() * 1e6 / reps as f64
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    Ok(t[t.len() / 2])
+}

@@ -1,0 +1,51 @@
+//! Subcommand dispatch and the shared argument helpers.
+
+mod args;
+mod bench;
+mod info;
+mod run;
+
+pub(crate) const USAGE: &str = "\
+usage: simdpool <command> [options]
+
+commands:
+  info    CPU features, available tiers, the tier `best` picks, and the kernel registry
+  bench   time the standard workloads: [--json] [--threads N] [--isa X] [--filter S]
+  run     pool an .npy file (NHWC f32, rank 4) into another:
+          --op <max|avg|lp|stochastic|global-max|global-avg|global-lp>
+          [--kernel KH,KW] [--stride SH,SW] [--dilation DH,DW]
+          [--pad TOP,LEFT,BOTTOM,RIGHT | --pad valid | --pad same-upper | --pad same-lower]
+          [--ceil] [--count-include-pad] [--divisor N] [--p P] [--seed S] [--train]
+          [--clamp LO,HI] [--isa reference|baseline|avx2|avx512|best] [--threads N]
+          INPUT.npy OUTPUT.npy
+";
+
+/// Runs a command line; returns the exit code (0 ok, 2 on any error).
+pub(crate) fn main(args: &[String]) -> i32 {
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => {
+            eprint!("{USAGE}");
+            return 2;
+        }
+    };
+    let result = match cmd {
+        "info" => info::main(rest),
+        "bench" => bench::main(rest),
+        "run" => run::main(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!(
+            "unknown command '{other}' (expected info, bench or run; see simdpool --help)"
+        )),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("simdpool {cmd}: error: {msg}");
+            2
+        }
+    }
+}
