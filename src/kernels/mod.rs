@@ -7,6 +7,7 @@
 pub(crate) mod avg;
 pub(crate) mod generic;
 pub(crate) mod max;
+pub(crate) mod window;
 
 use crate::geometry::Axis;
 use crate::plan::OpSpec;

@@ -12,6 +12,7 @@ impl SimdF32 for Avx2 {
     type Tail = __m256i;
     /// Running max and the lanes that saw a NaN (all-ones there).
     type MaxAcc = (__m256, __m256);
+    type Bad = __m256;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -69,6 +70,45 @@ impl SimdF32 for Avx2 {
     fn mul(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: see splat.
         unsafe { _mm256_mul_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn max(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see splat.
+        unsafe { _mm256_max_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn bad_init(self) -> __m256 {
+        // SAFETY: see splat.
+        unsafe { _mm256_setzero_ps() }
+    }
+
+    #[inline(always)]
+    fn bad_check(self, acc: __m256, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see splat. Unordered: either operand NaN.
+        unsafe { _mm256_or_ps(acc, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b)) }
+    }
+
+    #[inline(always)]
+    fn bad_result(self, acc: __m256, y: __m256) -> __m256 {
+        // SAFETY: see splat.
+        unsafe {
+            let a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), y);
+            let tiny = _mm256_and_ps(
+                _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(f32::MIN_POSITIVE)),
+                _mm256_cmp_ps::<_CMP_NEQ_OQ>(a, _mm256_setzero_ps()),
+            );
+            // Not-less-than, unordered: inf and NaN.
+            let nonfinite = _mm256_cmp_ps::<_CMP_NLT_UQ>(a, _mm256_set1_ps(f32::INFINITY));
+            _mm256_or_ps(acc, _mm256_or_ps(tiny, nonfinite))
+        }
+    }
+
+    #[inline(always)]
+    fn bad_any(self, acc: __m256) -> bool {
+        // SAFETY: see splat.
+        unsafe { _mm256_movemask_ps(acc) != 0 }
     }
 
     #[inline(always)]

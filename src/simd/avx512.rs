@@ -12,6 +12,7 @@ impl SimdF32 for Avx512 {
     type Tail = __mmask16;
     /// Running max and the lanes where every folded value was ordered (not NaN).
     type MaxAcc = (__m512, __mmask16);
+    type Bad = __mmask16;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -64,6 +65,35 @@ impl SimdF32 for Avx512 {
     fn mul(self, a: __m512, b: __m512) -> __m512 {
         // SAFETY: see splat.
         unsafe { _mm512_mul_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn max(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_max_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn bad_init(self) -> __mmask16 {
+        0
+    }
+
+    #[inline(always)]
+    fn bad_check(self, acc: __mmask16, a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see splat. Unordered: either operand NaN.
+        acc | unsafe { _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) }
+    }
+
+    #[inline(always)]
+    fn bad_result(self, acc: __mmask16, y: __m512) -> __mmask16 {
+        // SAFETY: see splat. vfpclassps classes: 0x01 QNaN, 0x08 +inf, 0x10 -inf,
+        // 0x20 denormal, 0x80 SNaN.
+        acc | unsafe { _mm512_fpclass_ps_mask::<0xB9>(y) }
+    }
+
+    #[inline(always)]
+    fn bad_any(self, acc: __mmask16) -> bool {
+        acc != 0
     }
 
     #[inline(always)]

@@ -13,6 +13,7 @@ impl SimdF32 for Baseline {
     type Tail = usize;
     /// Running max and the lanes that saw a NaN (all-ones bits there).
     type MaxAcc = (f32x4, f32x4);
+    type Bad = f32x4;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -67,6 +68,37 @@ impl SimdF32 for Baseline {
     #[inline(always)]
     fn mul(self, a: f32x4, b: f32x4) -> f32x4 {
         a * b
+    }
+
+    #[inline(always)]
+    fn max(self, a: f32x4, b: f32x4) -> f32x4 {
+        a.fast_max(b)
+    }
+
+    #[inline(always)]
+    fn bad_init(self) -> f32x4 {
+        f32x4::splat(0.0)
+    }
+
+    #[inline(always)]
+    fn bad_check(self, acc: f32x4, a: f32x4, b: f32x4) -> f32x4 {
+        // a + b is NaN if either is (or for inf + -inf, a harmless false alarm).
+        let s = a + b;
+        acc | s.simd_ne(s)
+    }
+
+    #[inline(always)]
+    fn bad_result(self, acc: f32x4, y: f32x4) -> f32x4 {
+        let a = y.abs();
+        let tiny = a.simd_lt(f32x4::splat(f32::MIN_POSITIVE)) & a.simd_ne(f32x4::splat(0.0));
+        // !(a < inf) holds for inf and NaN.
+        let nonfinite = !a.simd_lt(f32x4::splat(f32::INFINITY));
+        acc | tiny | nonfinite
+    }
+
+    #[inline(always)]
+    fn bad_any(self, acc: f32x4) -> bool {
+        acc.any()
     }
 
     #[inline(always)]

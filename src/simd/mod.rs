@@ -31,6 +31,8 @@ pub(crate) trait SimdF32: Copy {
     type Tail: Copy;
     /// Running NaN-propagating maximum.
     type MaxAcc: Copy;
+    /// Lanes where a NaN was seen (for kernels that check once and fall back).
+    type Bad: Copy;
 
     /// The token.
     ///
@@ -67,6 +69,20 @@ pub(crate) trait SimdF32: Copy {
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a * b`.
     fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+
+    /// `max(a, b)` for ordered lanes; which operand a NaN lane returns is unspecified.
+    fn max(self, a: Self::V, b: Self::V) -> Self::V;
+
+    /// No NaN seen yet.
+    fn bad_init(self) -> Self::Bad;
+    /// Marks the lanes where `a` or `b` is NaN (may also mark `a = inf, b = -inf`: callers use
+    /// it only to choose an exact fallback).
+    fn bad_check(self, acc: Self::Bad, a: Self::V, b: Self::V) -> Self::Bad;
+    /// Marks the lanes where `y` is NaN, infinite or subnormal: results an f32 sum may have
+    /// got wrong (overflow, or a rounded reciprocal at a tie); callers recompute them exactly.
+    fn bad_result(self, acc: Self::Bad, y: Self::V) -> Self::Bad;
+    /// True if any lane was marked.
+    fn bad_any(self, acc: Self::Bad) -> bool;
 
     /// An empty maximum (`-inf`, no NaN seen).
     fn max_init(self) -> Self::MaxAcc;

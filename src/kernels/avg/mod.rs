@@ -46,6 +46,45 @@ impl<V: SimdF32> Reduce<V> for AvgReduce {
     fn scale(job: &Job, oh: usize, ow: usize, th: (usize, usize), tw: (usize, usize)) -> f32 {
         (1.0 / divisor(job, oh, ow, th, tw) as f64) as f32
     }
+    const CHECK_RESULT: bool = true;
+    #[inline(never)]
+    unsafe fn exact(_: V, job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, c: (usize, usize)) {
+        // SAFETY: forwarded contract.
+        unsafe { exact(job, n, oh, ow0, ow1, c) }
+    }
+}
+
+/// The reference's arithmetic for outputs `ow0..ow1` of row `oh`: f64 sums in window order,
+/// one division, one rounding. Rare (non-finite or subnormal results), so scalar.
+///
+/// # Safety
+/// As [`generic::row`].
+unsafe fn exact(job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, (c0, c1): (usize, usize)) {
+    let th = job.h.taps(oh);
+    for ow in ow0..ow1 {
+        let tw = job.w.taps(ow);
+        let div = divisor(job, oh, ow, th, tw) as f64;
+        for c in c0..c1 {
+            let mut s = 0.0f64;
+            for i in th.0..th.1 {
+                let ih = (job.h.start(oh) + (i * job.h.d) as isize) as usize;
+                for j in tw.0..tw.1 {
+                    let iw = (job.w.start(ow) + (j * job.w.d) as isize) as usize;
+                    // SAFETY: (ih, iw) is an in-input tap and c < C.
+                    s += f64::from(unsafe {
+                        *job.src
+                            .add(n * job.in_batch + ih * job.in_row + iw * job.in_pixel + c)
+                    });
+                }
+            }
+            let y = crate::reference::clamp((s / div) as f32, job.lo, job.hi);
+            // SAFETY: output (n, oh, ow, c) is inside the output.
+            unsafe {
+                *job.dst
+                    .add(n * job.out_batch + oh * job.out_row + ow * job.out_pixel + c) = y
+            };
+        }
+    }
 }
 
 /// Any window: `avg_f32_kany`.
@@ -56,4 +95,36 @@ impl<V: SimdF32> Reduce<V> for AvgReduce {
 pub(crate) unsafe fn generic<V: SimdF32>(v: V, job: &Job, tile: &Tile) {
     // SAFETY: forwarded contract.
     unsafe { generic::run::<V, AvgReduce>(v, job, tile) }
+}
+
+impl<V: SimdF32> super::window::Columns<V> for AvgReduce {
+    const CHECK_NAN: bool = false;
+    #[inline(always)]
+    fn combine(v: V, a: V::V, b: V::V) -> V::V {
+        v.add(a, b)
+    }
+    #[inline(always)]
+    fn output(v: V, x: V::V, scale: V::V) -> V::V {
+        v.mul(x, scale)
+    }
+}
+
+/// One window, `avg_f32_k{KH}x{KW}s{S}`.
+///
+/// # Safety
+/// See [`super::window::run`].
+#[inline(always)]
+pub(crate) unsafe fn window<
+    V: SimdF32,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    v: V,
+    job: &Job,
+    tile: &Tile,
+) {
+    // SAFETY: forwarded contract.
+    unsafe { super::window::run::<V, AvgReduce, KH, KW, SH, SW>(v, job, tile) }
 }

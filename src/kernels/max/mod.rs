@@ -25,6 +25,13 @@ impl<V: SimdF32> Reduce<V> for MaxReduce {
     fn scale(_: &Job, _: usize, _: usize, _: (usize, usize), _: (usize, usize)) -> f32 {
         1.0
     }
+    const CHECK_RESULT: bool = false;
+    #[inline(always)]
+    unsafe fn exact(v: V, job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, c: (usize, usize)) {
+        // The any-window code propagates NaN exactly.
+        // SAFETY: forwarded contract.
+        unsafe { generic::row::<V, MaxReduce>(v, job, n, oh, ow0, ow1, c) }
+    }
 }
 
 /// Any window: `max_f32_kany`.
@@ -35,4 +42,36 @@ impl<V: SimdF32> Reduce<V> for MaxReduce {
 pub(crate) unsafe fn generic<V: SimdF32>(v: V, job: &Job, tile: &Tile) {
     // SAFETY: forwarded contract.
     unsafe { generic::run::<V, MaxReduce>(v, job, tile) }
+}
+
+impl<V: SimdF32> super::window::Columns<V> for MaxReduce {
+    const CHECK_NAN: bool = true;
+    #[inline(always)]
+    fn combine(v: V, a: V::V, b: V::V) -> V::V {
+        v.max(a, b)
+    }
+    #[inline(always)]
+    fn output(_: V, x: V::V, _: V::V) -> V::V {
+        x
+    }
+}
+
+/// One window, `max_f32_k{KH}x{KW}s{S}`.
+///
+/// # Safety
+/// See [`super::window::run`].
+#[inline(always)]
+pub(crate) unsafe fn window<
+    V: SimdF32,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    v: V,
+    job: &Job,
+    tile: &Tile,
+) {
+    // SAFETY: forwarded contract.
+    unsafe { super::window::run::<V, MaxReduce, KH, KW, SH, SW>(v, job, tile) }
 }

@@ -1,0 +1,265 @@
+//! Kernels specialised for one window (`KH x KW`, stride `SH x SW`, dilation 1, any padding).
+//!
+//! Each output row is split into a left border, an interior and a right border; borders and
+//! rows whose window is clipped vertically go through the any-window code
+//! ([`generic::row`]). The interior has no padding logic at all: for a block of `U` channel
+//! vectors it reduces each input column's `KH` rows once into a "column" value and keeps the
+//! last `KW` columns in registers, so a column shared by neighbouring windows (`SW < KW`) is
+//! loaded and reduced once. Each output vector is stored once.
+//!
+//! Max: `vmaxps`-style maxima do not propagate NaN, so while reducing, the interior also
+//! marks lanes that met a NaN; a row strip that saw one is recomputed by the exact any-window
+//! code. NaN-free data pays one compare per two loads and nothing else.
+
+use super::generic::{self, Reduce};
+use super::{Job, Tile};
+use crate::simd::SimdF32;
+
+/// A reduction the window kernels can run column-wise.
+pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
+    /// Whether interior results need the NaN check (max).
+    const CHECK_NAN: bool;
+    /// Combines two partial results (`max` or `+`).
+    fn combine(v: V, a: V::V, b: V::V) -> V::V;
+    /// The output from the reduced window and the interior's scale.
+    fn output(v: V, x: V::V, scale: V::V) -> V::V;
+}
+
+/// Runs the specialised kernel over the tile.
+///
+/// # Safety
+/// As [`generic::run`]; the job's window must be `KH x KW` with stride `SH x SW`, dilation 1.
+#[inline(always)]
+pub(crate) unsafe fn run<
+    V: SimdF32,
+    R: Columns<V>,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    v: V,
+    job: &Job,
+    tile: &Tile,
+) {
+    debug_assert!(job.h.k == KH && job.w.k == KW && job.h.s == SH && job.w.s == SW);
+    debug_assert!(job.h.d == 1 && job.w.d == 1);
+    // AVX-512 has 32 vector registers: 4 channel vectors x KW columns fit; 16-register tiers
+    // take 2.
+    // SAFETY: forwarded contract.
+    unsafe {
+        if V::LANES >= 16 {
+            run_u::<V, R, KH, KW, SH, SW, 4>(v, job, tile)
+        } else {
+            run_u::<V, R, KH, KW, SH, SW, 2>(v, job, tile)
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn run_u<
+    V: SimdF32,
+    R: Columns<V>,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const U: usize,
+>(
+    v: V,
+    job: &Job,
+    tile: &Tile,
+) {
+    let (oh_lo, oh_hi) = job.h.interior();
+    let (ow_lo, ow_hi) = job.w.interior();
+    let ow_out = job.w.out;
+    for n in tile.n.0..tile.n.1 {
+        for oh in tile.oh.0..tile.oh.1 {
+            // SAFETY (all calls below): rows, columns and channels inside the tile and the
+            // output; the interior's windows lie wholly inside the input (Axis::interior).
+            unsafe {
+                if oh < oh_lo || oh >= oh_hi || ow_lo >= ow_hi {
+                    generic::row::<V, R>(v, job, n, oh, 0, ow_out, tile.c);
+                    continue;
+                }
+                generic::row::<V, R>(v, job, n, oh, 0, ow_lo, tile.c);
+                generic::row::<V, R>(v, job, n, oh, ow_hi, ow_out, tile.c);
+                let ih0 = oh * SH - job.h.pad_begin;
+                let iw0 = ow_lo * SW - job.w.pad_begin;
+                let src = job
+                    .src
+                    .add(n * job.in_batch + ih0 * job.in_row + iw0 * job.in_pixel);
+                let dst = job
+                    .dst
+                    .add(n * job.out_batch + oh * job.out_row + ow_lo * job.out_pixel);
+                let scale = v.splat(R::scale(job, oh, ow_lo, (0, KH), (0, KW)));
+                let count = ow_hi - ow_lo;
+                // The clamp costs two operations per vector: left out when it is the identity.
+                let bad = if job.lo == f32::NEG_INFINITY && job.hi == f32::INFINITY {
+                    interior::<V, R, KH, KW, SW, U, false>(v, job, src, dst, count, tile.c, scale)
+                } else {
+                    interior::<V, R, KH, KW, SW, U, true>(v, job, src, dst, count, tile.c, scale)
+                };
+                if (R::CHECK_NAN || R::CHECK_RESULT) && bad {
+                    R::exact(v, job, n, oh, ow_lo, ow_hi, tile.c);
+                }
+            }
+        }
+    }
+}
+
+/// The interior of one output row: `count` outputs whose first window starts at `src`.
+/// Returns whether a NaN was met (only tracked when `R::CHECK_NAN`).
+#[inline(always)]
+unsafe fn interior<
+    V: SimdF32,
+    R: Columns<V>,
+    const KH: usize,
+    const KW: usize,
+    const SW: usize,
+    const U: usize,
+    const CLAMP: bool,
+>(
+    v: V,
+    job: &Job,
+    src: *const f32,
+    dst: *mut f32,
+    count: usize,
+    (c0, c1): (usize, usize),
+    scale: V::V,
+) -> bool {
+    let l = V::LANES;
+    let mut bad = v.bad_init();
+    let mut c = c0;
+    // SAFETY (all strips): channel ranges inside [c0, c1) <= C; rows and columns inside the
+    // interior (caller).
+    unsafe {
+        let full = v.tail(1); // unused by unmasked strips
+        while c + U * l <= c1 {
+            bad = strip::<V, R, KH, KW, SW, U, false, CLAMP>(v, job, src, dst, count, c, full, scale, bad);
+            c += U * l;
+        }
+        while c + l <= c1 {
+            bad = strip::<V, R, KH, KW, SW, 1, false, CLAMP>(v, job, src, dst, count, c, full, scale, bad);
+            c += l;
+        }
+        if c < c1 {
+            let t = v.tail(c1 - c);
+            bad = strip::<V, R, KH, KW, SW, 1, true, CLAMP>(v, job, src, dst, count, c, t, scale, bad);
+        }
+    }
+    v.bad_any(bad)
+}
+
+/// Input column `iw` (relative to `src`) reduced over the `KH` rows, for `U` channel vectors
+/// at channel `c`. Marks NaN lanes in `bad` when `R::CHECK_NAN`.
+///
+/// No closures here or in [`strip`]: a closure is a separate function compiled without the
+/// shim's target features unless inlined, and LLVM is not obliged to inline it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn column<V: SimdF32, R: Columns<V>, const KH: usize, const U: usize, const MASKED: bool>(
+    v: V,
+    src: *const f32,
+    ir: usize,
+    ip: usize,
+    iw: usize,
+    c: usize,
+    tail: V::Tail,
+    bad: &mut V::Bad,
+) -> [V::V; U] {
+    let l = V::LANES;
+    let mut out = [v.splat(0.0); U];
+    for (u, o) in out.iter_mut().enumerate() {
+        let mut x = [v.splat(0.0); KH];
+        for (r, xr) in x.iter_mut().enumerate() {
+            // SAFETY: rows 0..KH and column iw of the interior are inside the input; channel
+            // c + u*l (+ the tail) is inside C (caller).
+            *xr = unsafe {
+                let p = src.add(r * ir + iw * ip + c + u * l);
+                if MASKED { v.load_tail(p, tail) } else { v.load(p) }
+            };
+        }
+        if R::CHECK_NAN {
+            let mut r = 0;
+            while r < KH {
+                *bad = v.bad_check(*bad, x[r], x[if r + 1 < KH { r + 1 } else { r }]);
+                r += 2;
+            }
+        }
+        let mut acc = x[0];
+        for &xr in &x[1..] {
+            acc = R::combine(v, acc, xr);
+        }
+        *o = acc;
+    }
+    out
+}
+
+/// `U` channel vectors (or one masked tail vector) at channel `c` across the row interior.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn strip<
+    V: SimdF32,
+    R: Columns<V>,
+    const KH: usize,
+    const KW: usize,
+    const SW: usize,
+    const U: usize,
+    const MASKED: bool,
+    const CLAMP: bool,
+>(
+    v: V,
+    job: &Job,
+    src: *const f32,
+    dst: *mut f32,
+    count: usize,
+    c: usize,
+    tail: V::Tail,
+    scale: V::V,
+    mut bad: V::Bad,
+) -> V::Bad {
+    let l = V::LANES;
+    let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
+    let (ir, ip) = (job.in_row, job.in_pixel);
+    let mut cols = [[v.splat(0.0); U]; KW];
+    for (j, col) in cols.iter_mut().enumerate() {
+        // SAFETY: column j of the first window (caller's interior).
+        *col = unsafe { column::<V, R, KH, U, MASKED>(v, src, ir, ip, j, c, tail, &mut bad) };
+    }
+    let mut ow = 0;
+    loop {
+        for u in 0..U {
+            let mut acc = cols[0][u];
+            for col in &cols[1..] {
+                acc = R::combine(v, acc, col[u]);
+            }
+            let mut y = R::output(v, acc, scale);
+            if R::CHECK_RESULT {
+                bad = v.bad_result(bad, y);
+            }
+            if CLAMP {
+                y = v.clamp(y, lo, hi);
+            }
+            // SAFETY: output ow of the interior, channel c + u*l (+ the tail) inside C.
+            unsafe {
+                let p = dst.add(ow * job.out_pixel + c + u * l);
+                if MASKED { v.store_tail(p, y, tail) } else { v.store(p, y) }
+            }
+        }
+        ow += 1;
+        if ow == count {
+            break;
+        }
+        // Slide by SW columns: keep the KW - SW shared ones, reduce the new ones.
+        for j in 0..KW {
+            cols[j] = if j + SW < KW {
+                cols[j + SW]
+            } else {
+                // SAFETY: column ow*SW + j belongs to output ow of the interior.
+                unsafe { column::<V, R, KH, U, MASKED>(v, src, ir, ip, ow * SW + j, c, tail, &mut bad) }
+            };
+        }
+    }
+    bad
+}
