@@ -189,8 +189,13 @@ pub(crate) fn required_len(what: &str, shape: &Shape, strides: &Strides) -> Resu
                 ),
             ));
         }
-        inner = size.checked_mul(stride).ok_or_else(|| overflow(shape))?;
-        inner_name = format!("{size} x {}", stride_name(rank, i));
+        // An axis of size 1 never uses its stride, so it must not set the next axis's minimum
+        // either: that stays the extent inside it (else W = 1 with pixel stride 0 would let
+        // rows overlap, and W = 1 with a large pixel stride would reject dense rows).
+        if size != 1 {
+            inner = size.checked_mul(stride).ok_or_else(|| overflow(shape))?;
+            inner_name = format!("{size} x {}", stride_name(rank, i));
+        }
     }
     if shape.n > 1 && strides.batch < inner {
         return Err(Error::new(

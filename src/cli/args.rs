@@ -24,8 +24,12 @@ pub(crate) fn parse(
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if let Some(&flag) = valued.iter().find(|f| **f == a) {
-            // The next argument is the value even if it starts with '-' (--clamp -1,0.5).
+            // The next argument is the value even if it starts with '-' (--clamp -1,0.5),
+            // unless it is one of the known options: then the value is missing.
             let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            if valued.contains(&v.as_str()) || switches.contains(&v.as_str()) {
+                return Err(format!("{flag} needs a value (got the option '{v}')"));
+            }
             if out.values.insert(flag, v.clone()).is_some() {
                 return Err(format!("{flag} given twice"));
             }

@@ -44,8 +44,22 @@ pub(crate) fn main(args: &[String]) -> i32 {
     match result {
         Ok(()) => 0,
         Err(msg) => {
-            eprintln!("simdpool {cmd}: error: {msg}");
+            eprintln!("{}", one_line(&format!("simdpool {cmd}: error: {msg}")));
             2
         }
     }
+}
+
+/// The error line with control characters escaped, so that a newline in an argument (a path,
+/// a value, a command name) cannot split it: every failure prints exactly one line.
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
