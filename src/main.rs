@@ -4,6 +4,15 @@
 mod cli;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(bad) => {
+                eprintln!("simdpool: error: argument {bad:?} is not valid UTF-8");
+                std::process::exit(2);
+            }
+        }
+    }
     std::process::exit(cli::main(&args));
 }

@@ -29,9 +29,9 @@ impl OpSpec {
         match self {
             OpSpec::Max => "max",
             OpSpec::Avg(_) => "avg",
-            OpSpec::Lp(p) if p == 1.0 => "lp1",
-            OpSpec::Lp(p) if p == 2.0 => "lp2",
-            OpSpec::Lp(p) if p == f64::INFINITY => "lpinf",
+            OpSpec::Lp(1.0) => "lp1",
+            OpSpec::Lp(2.0) => "lp2",
+            OpSpec::Lp(f64::INFINITY) => "lpinf",
             OpSpec::Lp(_) => "lp",
             OpSpec::StochTrain => "stochtrain",
             OpSpec::StochInfer => "stochinfer",
@@ -395,7 +395,7 @@ impl Plan<f32> {
         match self.selected {
             Selected::Reference => reference::run(&self.spec, &input, &mut output, seed),
             Selected::Kernel(k) => {
-                let job = self.job(&input, &mut output, seed);
+                let job = self.job(&input, &mut output);
                 let tile = Tile {
                     n: (0, self.spec.input.n()),
                     oh: (0, self.spec.h.out),
@@ -410,18 +410,12 @@ impl Plan<f32> {
         Ok(())
     }
 
-    fn job(
-        &self,
-        input: &TensorView<'_, f32>,
-        output: &mut TensorViewMut<'_, f32>,
-        seed: u64,
-    ) -> Job {
+    fn job(&self, input: &TensorView<'_, f32>, output: &mut TensorViewMut<'_, f32>) -> Job {
         let (ib, ir, ip) = split_strides(input.strides());
         let (ob, or, op) = split_strides(output.strides());
         Job {
             src: input.data().as_ptr(),
             dst: output.data_mut().as_mut_ptr(),
-            c: self.spec.input.c(),
             h: self.spec.h,
             w: self.spec.w,
             in_batch: ib,
@@ -433,7 +427,6 @@ impl Plan<f32> {
             lo: self.spec.lo,
             hi: self.spec.hi,
             op: self.spec.op,
-            seed,
         }
     }
 }

@@ -1853,7 +1853,6 @@ fn no_command_and_unknown_command() {
 /// argument (exit code 101 and a backtrace); it needs `std::env::args_os()`.
 #[cfg(unix)]
 #[test]
-#[ignore = "src/main.rs panics on non-UTF-8 arguments (std::env::args); reported, not a cli/ file"]
 fn non_utf8_path_is_an_error_not_a_panic() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;

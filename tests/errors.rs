@@ -975,38 +975,8 @@ fn extreme_inputs_never_panic_and_match_the_reference() {
             })
             .collect(),
     ];
-    // KNOWN BUGS (see the two ignored `avg_*` tests below): the vector average kernels sum in
-    // f32, so a running sum can overflow to an infinity the f64 reference never reaches (NaN
-    // with a later infinity of the other sign, or an infinity of the wrong sign), and they
-    // multiply by a rounded reciprocal, one subnormal ulp off SPEC's purely relative bound.
-    // Until those are resolved the average operators see finite magnitudes capped at 1e37
-    // (nine taps cannot overflow) and nonzero magnitudes below 1e-30 flushed to a signed zero;
-    // infinities and NaN stay.
-    let avg_inputs: Vec<Vec<f32>> = inputs
-        .iter()
-        .map(|x| {
-            x.iter()
-                .map(|&v| {
-                    if v.is_finite() && v.abs() > 1e37 {
-                        v.signum() * 1e37
-                    } else if v.abs() < 1e-30 {
-                        v * 0.0
-                    } else {
-                        v
-                    }
-                })
-                .collect()
-        })
-        .collect();
     for params in &ops {
-        let is_avg = matches!(
-            params.pooling,
-            simdpool::Pooling::Window {
-                op: simdpool::WindowOp::Avg(_),
-                ..
-            }
-        );
-        for x in if is_avg { &avg_inputs } else { &inputs } {
+        for x in &inputs {
             let input = TensorView::new(x, shape).unwrap();
             for isa in isas() {
                 let plan = Plan::new(params, shape, isa).unwrap();
@@ -1027,8 +997,6 @@ fn extreme_inputs_never_panic_and_match_the_reference() {
 /// - `[MAX, MAX, -MAX, -MAX, -MAX]`: f64 sum -MAX -> average -MAX / 5 = -6.8e37 (finite; an
 ///   overflow would be excused since sum |x| > MAX, but only to -inf); f32 running sum +inf.
 #[test]
-#[ignore = "known bug in the vector avg kernels (src/kernels/avg, src/kernels/generic.rs): \
-            f32 partial sums overflow to NaN or to an infinity of the wrong sign"]
 fn avg_f32_partial_sum_overflow_keeps_the_reference_sign() {
     let m = f32::MAX;
     let inf = f32::INFINITY;
@@ -1073,8 +1041,6 @@ fn avg_f32_partial_sum_overflow_keeps_the_reference_sign() {
 /// Either the kernels divide (or correct the last bit), or SPEC and `check` give averages an
 /// absolute floor of one subnormal ulp, as `check` does for Lp.
 #[test]
-#[ignore = "known issue in the vector avg kernels (reciprocal multiply): 1 subnormal ulp \
-            outside SPEC's relative average bound"]
 fn avg_of_subnormals_is_correctly_rounded() {
     let x = [f32::from_bits(3), 0.0, 0.0, 0.0, 0.0, 0.0];
     let shape = Shape::new(1, [6], 1);

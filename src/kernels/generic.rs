@@ -28,7 +28,15 @@ pub(crate) trait Reduce<V: SimdF32> {
     ///
     /// # Safety
     /// As [`row`].
-    unsafe fn exact(v: V, job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, c: (usize, usize));
+    unsafe fn exact(
+        v: V,
+        job: &Job,
+        n: usize,
+        oh: usize,
+        ow0: usize,
+        ow1: usize,
+        c: (usize, usize),
+    );
 }
 
 /// Vectors of accumulators per channel block.

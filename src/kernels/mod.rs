@@ -17,7 +17,6 @@ use crate::plan::OpSpec;
 pub(crate) struct Job {
     pub src: *const f32,
     pub dst: *mut f32,
-    pub c: usize,
     pub h: Axis,
     pub w: Axis,
     pub in_batch: usize,
@@ -29,7 +28,6 @@ pub(crate) struct Job {
     pub lo: f32,
     pub hi: f32,
     pub op: OpSpec,
-    pub seed: u64,
 }
 
 /// The part of the output a kernel call computes: half-open ranges of batch, output rows and

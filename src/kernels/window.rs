@@ -136,16 +136,22 @@ unsafe fn interior<
     unsafe {
         let full = v.tail(1); // unused by unmasked strips
         while c + U * l <= c1 {
-            bad = strip::<V, R, KH, KW, SW, U, false, CLAMP>(v, job, src, dst, count, c, full, scale, bad);
+            bad = strip::<V, R, KH, KW, SW, U, false, CLAMP>(
+                v, job, src, dst, count, c, full, scale, bad,
+            );
             c += U * l;
         }
         while c + l <= c1 {
-            bad = strip::<V, R, KH, KW, SW, 1, false, CLAMP>(v, job, src, dst, count, c, full, scale, bad);
+            bad = strip::<V, R, KH, KW, SW, 1, false, CLAMP>(
+                v, job, src, dst, count, c, full, scale, bad,
+            );
             c += l;
         }
         if c < c1 {
             let t = v.tail(c1 - c);
-            bad = strip::<V, R, KH, KW, SW, 1, true, CLAMP>(v, job, src, dst, count, c, t, scale, bad);
+            bad = strip::<V, R, KH, KW, SW, 1, true, CLAMP>(
+                v, job, src, dst, count, c, t, scale, bad,
+            );
         }
     }
     v.bad_any(bad)
@@ -177,7 +183,11 @@ unsafe fn column<V: SimdF32, R: Columns<V>, const KH: usize, const U: usize, con
             // c + u*l (+ the tail) is inside C (caller).
             *xr = unsafe {
                 let p = src.add(r * ir + iw * ip + c + u * l);
-                if MASKED { v.load_tail(p, tail) } else { v.load(p) }
+                if MASKED {
+                    v.load_tail(p, tail)
+                } else {
+                    v.load(p)
+                }
             };
         }
         if R::CHECK_NAN {
@@ -244,7 +254,11 @@ unsafe fn strip<
             // SAFETY: output ow of the interior, channel c + u*l (+ the tail) inside C.
             unsafe {
                 let p = dst.add(ow * job.out_pixel + c + u * l);
-                if MASKED { v.store_tail(p, y, tail) } else { v.store(p, y) }
+                if MASKED {
+                    v.store_tail(p, y, tail)
+                } else {
+                    v.store(p, y)
+                }
             }
         }
         ow += 1;
@@ -257,7 +271,9 @@ unsafe fn strip<
                 cols[j + SW]
             } else {
                 // SAFETY: column ow*SW + j belongs to output ow of the interior.
-                unsafe { column::<V, R, KH, U, MASKED>(v, src, ir, ip, ow * SW + j, c, tail, &mut bad) }
+                unsafe {
+                    column::<V, R, KH, U, MASKED>(v, src, ir, ip, ow * SW + j, c, tail, &mut bad)
+                }
             };
         }
     }

@@ -48,7 +48,15 @@ impl<V: SimdF32> Reduce<V> for AvgReduce {
     }
     const CHECK_RESULT: bool = true;
     #[inline(never)]
-    unsafe fn exact(_: V, job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, c: (usize, usize)) {
+    unsafe fn exact(
+        _: V,
+        job: &Job,
+        n: usize,
+        oh: usize,
+        ow0: usize,
+        ow1: usize,
+        c: (usize, usize),
+    ) {
         // SAFETY: forwarded contract.
         unsafe { exact(job, n, oh, ow0, ow1, c) }
     }

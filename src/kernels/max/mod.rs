@@ -27,7 +27,15 @@ impl<V: SimdF32> Reduce<V> for MaxReduce {
     }
     const CHECK_RESULT: bool = false;
     #[inline(always)]
-    unsafe fn exact(v: V, job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, c: (usize, usize)) {
+    unsafe fn exact(
+        v: V,
+        job: &Job,
+        n: usize,
+        oh: usize,
+        ow0: usize,
+        ow1: usize,
+        c: (usize, usize),
+    ) {
         // The any-window code propagates NaN exactly.
         // SAFETY: forwarded contract.
         unsafe { generic::row::<V, MaxReduce>(v, job, n, oh, ow0, ow1, c) }
