@@ -168,7 +168,7 @@ fn within(spec: &Spec, got: f32, want: f32, st: &Stats, oh: usize, ow: usize) ->
         OpSpec::Max | OpSpec::GlobalMax | OpSpec::StochTrain => (0.0, None),
         OpSpec::Lp(p) | OpSpec::GlobalLp(p) if p == f64::INFINITY => (0.0, None),
         OpSpec::Avg(d) => {
-            let div = crate::reference::divisor(spec, d, oh, ow, st.k);
+            let div = crate::reference::divisor(&spec.h, &spec.w, d, oh, ow, st.k);
             ((k + 2.0) * eps * st.sum_abs / div, Some(st.sum_abs))
         }
         OpSpec::GlobalAvg => ((k + 2.0) * eps * st.sum_abs / k, Some(st.sum_abs)),

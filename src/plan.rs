@@ -395,7 +395,7 @@ impl Plan<f32> {
         match self.selected {
             Selected::Reference => reference::run(&self.spec, &input, &mut output, seed),
             Selected::Kernel(k) => {
-                let job = self.job(&input, &mut output);
+                let job = self.job(&input, &mut output, seed);
                 let tile = Tile {
                     n: (0, self.spec.input.n()),
                     oh: (0, self.spec.h.out),
@@ -410,12 +410,19 @@ impl Plan<f32> {
         Ok(())
     }
 
-    fn job(&self, input: &TensorView<'_, f32>, output: &mut TensorViewMut<'_, f32>) -> Job {
+    fn job(
+        &self,
+        input: &TensorView<'_, f32>,
+        output: &mut TensorViewMut<'_, f32>,
+        seed: u64,
+    ) -> Job {
         let (ib, ir, ip) = split_strides(input.strides());
         let (ob, or, op) = split_strides(output.strides());
         Job {
             src: input.data().as_ptr(),
             dst: output.data_mut().as_mut_ptr(),
+            c: self.spec.input.c(),
+            seed,
             h: self.spec.h,
             w: self.spec.w,
             in_batch: ib,

@@ -5,6 +5,7 @@
 //! and buffer length before the call, so the pointer arithmetic here stays inside the buffers.
 
 pub(crate) mod avg;
+pub(crate) mod exact;
 pub(crate) mod generic;
 pub(crate) mod max;
 pub(crate) mod window;
@@ -17,6 +18,8 @@ use crate::plan::OpSpec;
 pub(crate) struct Job {
     pub src: *const f32,
     pub dst: *mut f32,
+    /// Channels (for the flat input index of stochastic pooling).
+    pub c: usize,
     pub h: Axis,
     pub w: Axis,
     pub in_batch: usize,
@@ -28,6 +31,8 @@ pub(crate) struct Job {
     pub lo: f32,
     pub hi: f32,
     pub op: OpSpec,
+    /// Stochastic training seed of this run.
+    pub seed: u64,
 }
 
 /// The part of the output a kernel call computes: half-open ranges of batch, output rows and

@@ -4,6 +4,7 @@
 //! rule is defined in f32 (see [`crate::philox`]). Slow by design; every vector kernel is
 //! compared against it. No `unsafe`.
 
+use crate::geometry::Axis;
 use crate::params::Divisor;
 use crate::philox;
 use crate::plan::{OpSpec, Spec};
@@ -23,16 +24,7 @@ pub(crate) fn run(
             for ow in 0..spec.w.out {
                 for c in 0..spec.input.c() {
                     let taps = window_taps(spec, input, n, oh, ow, c);
-                    let y = match spec.op {
-                        OpSpec::Max | OpSpec::GlobalMax => max(taps),
-                        OpSpec::Avg(d) => avg(taps.clone(), divisor(spec, d, oh, ow, taps.count())),
-                        OpSpec::GlobalAvg => avg(taps.clone(), taps.count() as f64),
-                        OpSpec::Lp(p) | OpSpec::GlobalLp(p) => lp(taps, p),
-                        OpSpec::StochTrain => {
-                            stochastic_train(taps, seed, [n, oh, ow, c].map(|v| v as u32)).0
-                        }
-                        OpSpec::StochInfer => stochastic_inference(taps),
-                    };
+                    let y = value(spec.op, &spec.h, &spec.w, taps, seed, [n, oh, ow, c]);
                     let p = if rank == 1 { [ow, 0] } else { [oh, ow] };
                     let off = output
                         .offset(n, &p[..rank], c)
@@ -41,6 +33,27 @@ pub(crate) fn run(
                 }
             }
         }
+    }
+}
+
+/// The output of one window (before the clamp) from its in-input taps in window order.
+/// `at = [n, oh, ow, c]`. Kernels call it for the rare outputs they recompute exactly.
+pub(crate) fn value(
+    op: OpSpec,
+    h: &Axis,
+    w: &Axis,
+    taps: impl Iterator<Item = Tap> + Clone,
+    seed: u64,
+    at: [usize; 4],
+) -> f32 {
+    let [_, oh, ow, _] = at;
+    match op {
+        OpSpec::Max | OpSpec::GlobalMax => max(taps),
+        OpSpec::Avg(d) => avg(taps.clone(), divisor(h, w, d, oh, ow, taps.count())),
+        OpSpec::GlobalAvg => avg(taps.clone(), taps.count() as f64),
+        OpSpec::Lp(p) | OpSpec::GlobalLp(p) => lp(taps, p),
+        OpSpec::StochTrain => stochastic_train(taps, seed, at.map(|v| v as u32)).0,
+        OpSpec::StochInfer => stochastic_inference(taps),
     }
 }
 
@@ -79,12 +92,10 @@ pub(crate) fn window_taps<'a>(
     })
 }
 
-pub(crate) fn divisor(spec: &Spec, d: Divisor, oh: usize, ow: usize, in_input: usize) -> f64 {
+pub(crate) fn divisor(h: &Axis, w: &Axis, d: Divisor, oh: usize, ow: usize, in_input: usize) -> f64 {
     match d {
         Divisor::ExcludePad => in_input as f64,
-        Divisor::IncludePad => {
-            (spec.h.include_pad_count(oh) as f64) * (spec.w.include_pad_count(ow) as f64)
-        }
+        Divisor::IncludePad => (h.include_pad_count(oh) as f64) * (w.include_pad_count(ow) as f64),
         Divisor::Override(v) => v as f64,
     }
 }

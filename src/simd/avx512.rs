@@ -13,6 +13,7 @@ impl SimdF32 for Avx512 {
     /// Running max and the lanes where every folded value was ordered (not NaN).
     type MaxAcc = (__m512, __mmask16);
     type Bad = __mmask16;
+    type M = __mmask16;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -67,6 +68,150 @@ impl SimdF32 for Avx512 {
         unsafe { _mm512_mul_ps(a, b) }
     }
 
+
+    #[inline(always)]
+    fn sub(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn div(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_div_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn fma(self, a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: see splat (FMA is part of the tier).
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+
+    #[inline(always)]
+    fn sqrt(self, a: __m512) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_sqrt_ps(a) }
+    }
+
+    #[inline(always)]
+    fn min(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_min_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn abs(self, a: __m512) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_abs_ps(a) }
+    }
+
+    #[inline(always)]
+    fn round(self, a: __m512) -> __m512 {
+        // SAFETY: see splat. imm 0x08: round to nearest even, suppress exceptions, scale 0.
+        unsafe { _mm512_roundscale_ps::<0x08>(a) }
+    }
+
+    #[inline(always)]
+    fn frexp(self, a: __m512) -> (__m512, __m512) {
+        // SAFETY: see splat. vgetexpps/vgetmantps handle subnormals (no DAZ here).
+        unsafe {
+            (
+                _mm512_getexp_ps(a),
+                _mm512_getmant_ps::<_MM_MANT_NORM_1_2, _MM_MANT_SIGN_ZERO>(a),
+            )
+        }
+    }
+
+    #[inline(always)]
+    fn exp2i(self, n: __m512) -> __m512 {
+        // SAFETY: see splat. vscalefps: 1.0 * 2^floor(n), exact for integral n in range.
+        unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n) }
+    }
+
+    #[inline(always)]
+    fn lt(self, a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see splat.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b) }
+    }
+
+    #[inline(always)]
+    fn eq(self, a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see splat.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b) }
+    }
+
+    #[inline(always)]
+    fn is_nan(self, a: __m512) -> __mmask16 {
+        // SAFETY: see splat.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a) }
+    }
+
+    #[inline(always)]
+    fn m_and(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        a & b
+    }
+
+    #[inline(always)]
+    fn m_or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        a | b
+    }
+
+    #[inline(always)]
+    fn m_andnot(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        !a & b
+    }
+
+    #[inline(always)]
+    fn m_none(self) -> __mmask16 {
+        0
+    }
+
+    #[inline(always)]
+    fn m_any(self, m: __mmask16) -> bool {
+        m != 0
+    }
+
+    #[inline(always)]
+    fn blend(self, m: __mmask16, t: __m512, f: __m512) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_mask_blend_ps(m, f, t) }
+    }
+
+    #[inline(always)]
+    fn uniform(self, seed: u64, n: u32, oh: u32, ow: u32, c0: u32) -> __m512 {
+        // SAFETY: see splat. Philox4x32-10 with one counter per lane (lane i: channel c0 + i).
+        unsafe {
+            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let mut x0 = _mm512_add_epi32(_mm512_set1_epi32(c0 as i32), lanes);
+            let mut x1 = _mm512_set1_epi32(ow as i32);
+            let mut x2 = _mm512_set1_epi32(oh as i32);
+            let mut x3 = _mm512_set1_epi32(n as i32);
+            let (mut k0, mut k1) = (seed as u32, (seed >> 32) as u32);
+            let m0 = _mm512_set1_epi32(0xD251_1F53u32 as i32);
+            let m1 = _mm512_set1_epi32(0xCD9E_8D57u32 as i32);
+            for r in 0..10 {
+                if r > 0 {
+                    k0 = k0.wrapping_add(0x9E37_79B9);
+                    k1 = k1.wrapping_add(0xBB67_AE85);
+                }
+                let hi0 = mulhi_epu32(x0, m0);
+                let lo0 = _mm512_mullo_epi32(x0, m0);
+                let hi1 = mulhi_epu32(x2, m1);
+                let lo1 = _mm512_mullo_epi32(x2, m1);
+                let y0 = _mm512_xor_si512(_mm512_xor_si512(hi1, x1), _mm512_set1_epi32(k0 as i32));
+                let y2 = _mm512_xor_si512(_mm512_xor_si512(hi0, x3), _mm512_set1_epi32(k1 as i32));
+                x0 = y0;
+                x1 = lo1;
+                x2 = y2;
+                x3 = lo0;
+            }
+            _mm512_mul_ps(
+                _mm512_cvtepi32_ps(_mm512_srli_epi32::<8>(x0)),
+                _mm512_set1_ps(1.0 / 16_777_216.0),
+            )
+        }
+    }
+
     #[inline(always)]
     fn max(self, a: __m512, b: __m512) -> __m512 {
         // SAFETY: see splat.
@@ -116,6 +261,12 @@ impl SimdF32 for Avx512 {
     }
 
     #[inline(always)]
+    fn max_merge(self, (m1, o1): (__m512, __mmask16), (m2, o2): (__m512, __mmask16)) -> (__m512, __mmask16) {
+        // SAFETY: see splat.
+        unsafe { (_mm512_max_ps(m1, m2), o1 & o2) }
+    }
+
+    #[inline(always)]
     fn max_finish(self, (m, ordered): (__m512, __mmask16)) -> __m512 {
         // SAFETY: see splat.
         unsafe { _mm512_mask_mov_ps(_mm512_set1_ps(f32::NAN), ordered, m) }
@@ -126,5 +277,18 @@ impl SimdF32 for Avx512 {
         // SAFETY: see splat. With v as the second operand, vmaxps/vminps return v when it is
         // NaN.
         unsafe { _mm512_min_ps(hi, _mm512_max_ps(lo, v)) }
+    }
+}
+
+/// High halves of the lane-wise 32x32-bit products: even lanes from one vpmuludq, odd lanes
+/// from another on the operands shifted down by 32 bits. A function, not a closure, so that it
+/// is always inlined into the caller's target features.
+#[inline(always)]
+unsafe fn mulhi_epu32(a: __m512i, m: __m512i) -> __m512i {
+    // SAFETY: only called from methods of a detected tier.
+    unsafe {
+        let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(a, m));
+        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), m);
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
     }
 }

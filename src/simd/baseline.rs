@@ -2,7 +2,7 @@
 //! enabled at compile time, scalar elsewhere). No intrinsics, so no target features.
 
 use super::SimdF32;
-use wide::f32x4;
+use wide::{f32x4, i32x4, u32x4};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Baseline;
@@ -14,6 +14,7 @@ impl SimdF32 for Baseline {
     /// Running max and the lanes that saw a NaN (all-ones bits there).
     type MaxAcc = (f32x4, f32x4);
     type Bad = f32x4;
+    type M = f32x4;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -71,6 +72,113 @@ impl SimdF32 for Baseline {
     }
 
     #[inline(always)]
+    fn sub(self, a: f32x4, b: f32x4) -> f32x4 {
+        a - b
+    }
+
+    #[inline(always)]
+    fn div(self, a: f32x4, b: f32x4) -> f32x4 {
+        a / b
+    }
+
+    #[inline(always)]
+    fn fma(self, a: f32x4, b: f32x4, c: f32x4) -> f32x4 {
+        a.mul_add(b, c)
+    }
+
+    #[inline(always)]
+    fn sqrt(self, a: f32x4) -> f32x4 {
+        a.sqrt()
+    }
+
+    #[inline(always)]
+    fn abs(self, a: f32x4) -> f32x4 {
+        a.abs()
+    }
+
+    #[inline(always)]
+    fn min(self, a: f32x4, b: f32x4) -> f32x4 {
+        a.fast_min(b)
+    }
+
+    #[inline(always)]
+    fn round(self, a: f32x4) -> f32x4 {
+        a.round_ties_even()
+    }
+
+    #[inline(always)]
+    fn frexp(self, a: f32x4) -> (f32x4, f32x4) {
+        // Subnormals are scaled into the normal range first.
+        let small = a.simd_lt(f32x4::splat(f32::MIN_POSITIVE));
+        let a = small.select(a * f32x4::splat(16_777_216.0), a);
+        let bits: u32x4 = bytemuck::cast(a);
+        let biased: i32x4 = bytemuck::cast(bits >> 23);
+        let e = f32x4::from_i32x4(biased - i32x4::splat(127))
+            - small.select(f32x4::splat(24.0), f32x4::splat(0.0));
+        let f: f32x4 = bytemuck::cast((bits & u32x4::splat(0x007f_ffff)) | u32x4::splat(0x3f80_0000));
+        (e, f)
+    }
+
+    #[inline(always)]
+    fn exp2i(self, n: f32x4) -> f32x4 {
+        bytemuck::cast((n.round_int() + i32x4::splat(127)) << 23)
+    }
+
+    #[inline(always)]
+    fn lt(self, a: f32x4, b: f32x4) -> f32x4 {
+        a.simd_lt(b)
+    }
+
+    #[inline(always)]
+    fn eq(self, a: f32x4, b: f32x4) -> f32x4 {
+        a.simd_eq(b)
+    }
+
+    #[inline(always)]
+    fn is_nan(self, a: f32x4) -> f32x4 {
+        a.simd_ne(a)
+    }
+
+    #[inline(always)]
+    fn m_and(self, a: f32x4, b: f32x4) -> f32x4 {
+        a & b
+    }
+
+    #[inline(always)]
+    fn m_or(self, a: f32x4, b: f32x4) -> f32x4 {
+        a | b
+    }
+
+    #[inline(always)]
+    fn m_andnot(self, a: f32x4, b: f32x4) -> f32x4 {
+        !a & b
+    }
+
+    #[inline(always)]
+    fn m_none(self) -> f32x4 {
+        f32x4::splat(0.0)
+    }
+
+    #[inline(always)]
+    fn m_any(self, m: f32x4) -> bool {
+        m.any()
+    }
+
+    #[inline(always)]
+    fn blend(self, m: f32x4, t: f32x4, f: f32x4) -> f32x4 {
+        m.select(t, f)
+    }
+
+    #[inline(always)]
+    fn uniform(self, seed: u64, n: u32, oh: u32, ow: u32, c0: u32) -> f32x4 {
+        // Four lanes: the scalar generator per lane costs less than emulating 32x32->64-bit
+        // multiplies on SSE2.
+        f32x4::new(core::array::from_fn(|i| {
+            crate::philox::stochastic_uniform(seed, n, oh, ow, c0.wrapping_add(i as u32))
+        }))
+    }
+
+    #[inline(always)]
     fn max(self, a: f32x4, b: f32x4) -> f32x4 {
         a.fast_max(b)
     }
@@ -111,6 +219,11 @@ impl SimdF32 for Baseline {
         // fast_max's NaN behaviour differs per target (SSE returns an operand, NEON
         // propagates), so NaN lanes are tracked separately and forced at the end.
         (m.fast_max(x), nan | x.simd_ne(x))
+    }
+
+    #[inline(always)]
+    fn max_merge(self, (m1, n1): (f32x4, f32x4), (m2, n2): (f32x4, f32x4)) -> (f32x4, f32x4) {
+        (m1.fast_max(m2), n1 | n2)
     }
 
     #[inline(always)]

@@ -33,6 +33,8 @@ pub(crate) trait SimdF32: Copy {
     type MaxAcc: Copy;
     /// Lanes where a NaN was seen (for kernels that check once and fall back).
     type Bad: Copy;
+    /// A per-lane condition (a k-mask on AVX-512, all-ones lanes elsewhere).
+    type M: Copy;
 
     /// The token.
     ///
@@ -70,6 +72,48 @@ pub(crate) trait SimdF32: Copy {
     /// `a * b`.
     fn mul(self, a: Self::V, b: Self::V) -> Self::V;
 
+    /// `a - b`.
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a / b`, correctly rounded.
+    fn div(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b + c`, one rounding.
+    fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// Square root, correctly rounded.
+    fn sqrt(self, a: Self::V) -> Self::V;
+    /// `|a|` (clears the sign bit; NaN stays NaN).
+    fn abs(self, a: Self::V) -> Self::V;
+    /// `min(a, b)` for ordered lanes; which operand a NaN lane returns is unspecified.
+    fn min(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Round to the nearest integer, ties to even.
+    fn round(self, a: Self::V) -> Self::V;
+    /// `(e, f)` with `a = 2^e * f`, `f` in `[1, 2)`, for finite `a > 0` (subnormals included).
+    fn frexp(self, a: Self::V) -> (Self::V, Self::V);
+    /// `2^n` for integral `n` in `[-126, 127]`.
+    fn exp2i(self, n: Self::V) -> Self::V;
+
+    /// `a < b` (false if either is NaN).
+    fn lt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// `a == b` (false if either is NaN).
+    fn eq(self, a: Self::V, b: Self::V) -> Self::M;
+    /// `a` is NaN.
+    fn is_nan(self, a: Self::V) -> Self::M;
+    /// `a && b`.
+    fn m_and(self, a: Self::M, b: Self::M) -> Self::M;
+    /// `a || b`.
+    fn m_or(self, a: Self::M, b: Self::M) -> Self::M;
+    /// `!a && b`.
+    fn m_andnot(self, a: Self::M, b: Self::M) -> Self::M;
+    /// No lane set.
+    fn m_none(self) -> Self::M;
+    /// True if any lane is set.
+    fn m_any(self, m: Self::M) -> bool;
+    /// `m ? t : f` per lane.
+    fn blend(self, m: Self::M, t: Self::V, f: Self::V) -> Self::V;
+
+    /// The uniform `u` of stochastic pooling (see [`crate::philox`]) for channels
+    /// `c0 .. c0 + LANES` of output `(n, oh, ow)`.
+    fn uniform(self, seed: u64, n: u32, oh: u32, ow: u32, c0: u32) -> Self::V;
+
     /// `max(a, b)` for ordered lanes; which operand a NaN lane returns is unspecified.
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
 
@@ -88,6 +132,8 @@ pub(crate) trait SimdF32: Copy {
     fn max_init(self) -> Self::MaxAcc;
     /// Folds `x` in; a NaN in `x` (now or at any earlier step) makes the result NaN.
     fn max_step(self, acc: Self::MaxAcc, x: Self::V) -> Self::MaxAcc;
+    /// Combines two running maxima.
+    fn max_merge(self, a: Self::MaxAcc, b: Self::MaxAcc) -> Self::MaxAcc;
     /// The maximum (NaN where any folded lane was NaN).
     fn max_finish(self, acc: Self::MaxAcc) -> Self::V;
 

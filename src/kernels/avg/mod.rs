@@ -48,50 +48,9 @@ impl<V: SimdF32> Reduce<V> for AvgReduce {
     }
     const CHECK_RESULT: bool = true;
     #[inline(never)]
-    unsafe fn exact(
-        _: V,
-        job: &Job,
-        n: usize,
-        oh: usize,
-        ow0: usize,
-        ow1: usize,
-        c: (usize, usize),
-    ) {
+    unsafe fn exact(_: V, job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, c: (usize, usize)) {
         // SAFETY: forwarded contract.
-        unsafe { exact(job, n, oh, ow0, ow1, c) }
-    }
-}
-
-/// The reference's arithmetic for outputs `ow0..ow1` of row `oh`: f64 sums in window order,
-/// one division, one rounding. Rare (non-finite or subnormal results), so scalar.
-///
-/// # Safety
-/// As [`generic::row`].
-unsafe fn exact(job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, (c0, c1): (usize, usize)) {
-    let th = job.h.taps(oh);
-    for ow in ow0..ow1 {
-        let tw = job.w.taps(ow);
-        let div = divisor(job, oh, ow, th, tw) as f64;
-        for c in c0..c1 {
-            let mut s = 0.0f64;
-            for i in th.0..th.1 {
-                let ih = (job.h.start(oh) + (i * job.h.d) as isize) as usize;
-                for j in tw.0..tw.1 {
-                    let iw = (job.w.start(ow) + (j * job.w.d) as isize) as usize;
-                    // SAFETY: (ih, iw) is an in-input tap and c < C.
-                    s += f64::from(unsafe {
-                        *job.src
-                            .add(n * job.in_batch + ih * job.in_row + iw * job.in_pixel + c)
-                    });
-                }
-            }
-            let y = crate::reference::clamp((s / div) as f32, job.lo, job.hi);
-            // SAFETY: output (n, oh, ow, c) is inside the output.
-            unsafe {
-                *job.dst
-                    .add(n * job.out_batch + oh * job.out_row + ow * job.out_pixel + c) = y
-            };
-        }
+        unsafe { super::exact::row(job, n, oh, ow0, ow1, c) }
     }
 }
 

@@ -1,0 +1,47 @@
+//! The exact path: outputs recomputed with the reference's own arithmetic, for the rare lanes a
+//! vector kernel flags (an f32 sum that overflowed, a subnormal average, a NaN the fast max
+//! path does not propagate, a rescaled Lp). Scalar and slow; bitwise equal to the reference.
+
+use super::Job;
+use crate::reference::{self, Tap};
+
+/// Recomputes outputs `ow0..ow1` of row `oh` of image `n`, channels `c0..c1`, and stores them
+/// (clamped).
+///
+/// # Safety
+/// `job` must describe validated buffers (the plan's checks) and the outputs must lie inside
+/// the output.
+pub(crate) unsafe fn row(job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, (c0, c1): (usize, usize)) {
+    let (h, w) = (job.h, job.w);
+    // Dense NHWC index of a tap, as the reference reports it (stochastic pooling only).
+    let (ih, iw) = (h.input, w.input);
+    for ow in ow0..ow1 {
+        for c in c0..c1 {
+            let taps = (0..h.k)
+                .map(move |j| h.start(oh) + (j * h.d) as isize)
+                .filter(move |&y| y >= 0 && y < ih as isize)
+                .flat_map(move |y| {
+                    (0..w.k)
+                        .map(move |j| w.start(ow) + (j * w.d) as isize)
+                        .filter(move |&x| x >= 0 && x < iw as isize)
+                        .map(move |x| {
+                            let (y, x) = (y as usize, x as usize);
+                            // SAFETY: (y, x) is an in-input pixel and c < C: inside the
+                            // validated input buffer.
+                            let v = unsafe {
+                                *job.src
+                                    .add(n * job.in_batch + y * job.in_row + x * job.in_pixel + c)
+                            };
+                            Tap { x: v, index: (((n * ih + y) * iw + x) * job.c + c) as u64 }
+                        })
+                });
+            let y = reference::value(job.op, &h, &w, taps, job.seed, [n, oh, ow, c]);
+            let y = reference::clamp(y, job.lo, job.hi);
+            // SAFETY: output (n, oh, ow, c) lies inside the validated output buffer.
+            unsafe {
+                *job.dst
+                    .add(n * job.out_batch + oh * job.out_row + ow * job.out_pixel + c) = y;
+            }
+        }
+    }
+}
