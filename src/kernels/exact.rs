@@ -11,7 +11,14 @@ use crate::reference::{self, Tap};
 /// # Safety
 /// `job` must describe validated buffers (the plan's checks) and the outputs must lie inside
 /// the output.
-pub(crate) unsafe fn row(job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, (c0, c1): (usize, usize)) {
+pub(crate) unsafe fn row(
+    job: &Job,
+    n: usize,
+    oh: usize,
+    ow0: usize,
+    ow1: usize,
+    (c0, c1): (usize, usize),
+) {
     let (h, w) = (job.h, job.w);
     // Dense NHWC index of a tap, as the reference reports it (stochastic pooling only).
     let (ih, iw) = (h.input, w.input);
@@ -32,7 +39,10 @@ pub(crate) unsafe fn row(job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize,
                                 *job.src
                                     .add(n * job.in_batch + y * job.in_row + x * job.in_pixel + c)
                             };
-                            Tap { x: v, index: (((n * ih + y) * iw + x) * job.c + c) as u64 }
+                            Tap {
+                                x: v,
+                                index: (((n * ih + y) * iw + x) * job.c + c) as u64,
+                            }
                         })
                 });
             let y = reference::value(job.op, &h, &w, taps, job.seed, [n, oh, ow, c]);

@@ -1,6 +1,6 @@
-//! The any-window driver shared by the reduction kernels (max, average): every window, stride,
-//! dilation, padding and ceil mode. For each output pixel it keeps `U` vectors of accumulators
-//! in registers over a block of channels and runs all of the window's in-input taps into them,
+//! The any-window driver shared by the reduction kernels: every window, stride, dilation,
+//! padding and ceil mode. For each output pixel it keeps `U` vectors of accumulators in
+//! registers over a block of channels and runs all of the window's in-input taps into them,
 //! then stores each output vector once. Padding taps are skipped by clipping the tap ranges per
 //! output row and column, so no branch sits inside the tap loops.
 
@@ -11,32 +11,35 @@ use crate::simd::SimdF32;
 pub(crate) trait Reduce<V: SimdF32> {
     /// The running state.
     type Acc: Copy;
+    /// Per-output-vector parameters, made by [`Reduce::prepare`].
+    type Pre: Copy;
+    /// Two-pass reductions first take `m = max |x|` over the window (NaN-propagating) and
+    /// hand it to `prepare`; one-pass ones get an unspecified `m`.
+    const TWO_PASS: bool = false;
+    /// The parameters of one output vector (from the job and, for two passes, `m`).
+    fn prepare(v: V, job: &Job, m: V::V) -> Self::Pre;
     /// The empty state.
-    fn init(v: V) -> Self::Acc;
+    fn init(v: V, pre: Self::Pre) -> Self::Acc;
     /// Folds one tap in.
-    fn step(v: V, acc: Self::Acc, x: V::V) -> Self::Acc;
+    fn step(v: V, acc: Self::Acc, x: V::V, pre: Self::Pre) -> Self::Acc;
+    /// Combines two partial states (global pooling sums rows separately).
+    fn merge(v: V, a: Self::Acc, b: Self::Acc) -> Self::Acc;
     /// The result, given the output's `scale` (from [`Reduce::scale`]).
-    fn finish(v: V, acc: Self::Acc, scale: V::V) -> V::V;
+    fn finish(v: V, acc: Self::Acc, scale: V::V, pre: Self::Pre) -> V::V;
     /// A per-output factor (1 / divisor for the average), from the output position and its
     /// clipped tap ranges.
-    fn scale(job: &Job, oh: usize, ow: usize, th: (usize, usize), tw: (usize, usize)) -> f32;
-    /// Whether a NaN, infinite or subnormal result sends the pixel to [`Reduce::exact`]
-    /// (f32 sums can overflow where the exact average does not, and a rounded reciprocal can
-    /// miss a subnormal tie).
-    const CHECK_RESULT: bool;
-    /// Recomputes outputs `ow0..ow1` of row `oh` exactly as the reference does.
-    ///
-    /// # Safety
-    /// As [`row`].
-    unsafe fn exact(
-        v: V,
-        job: &Job,
-        n: usize,
-        oh: usize,
-        ow0: usize,
-        ow1: usize,
-        c: (usize, usize),
-    );
+    fn scale(_job: &Job, _oh: usize, _ow: usize, _th: (usize, usize), _tw: (usize, usize)) -> f32 {
+        1.0
+    }
+    /// Whether results are checked ([`Reduce::check`]) and flagged outputs recomputed with
+    /// the reference's arithmetic ([`super::exact::row`]).
+    const CHECK_RESULT: bool = false;
+    /// Marks the lanes of result `y` the vector arithmetic may have got wrong (default: NaN,
+    /// infinite or subnormal, for f32 sums that overflow or a reciprocal that misses a
+    /// subnormal tie).
+    fn check(v: V, bad: V::Bad, y: V::V) -> V::Bad {
+        v.bad_result(bad, y)
+    }
 }
 
 /// Vectors of accumulators per channel block.
@@ -57,6 +60,145 @@ pub(crate) unsafe fn run<V: SimdF32, R: Reduce<V>>(v: V, job: &Job, tile: &Tile)
     }
 }
 
+/// The window's taps at channel offset `c`: `nh x nw` in-input pixels from `base`.
+#[derive(Clone, Copy)]
+struct Taps {
+    base: *const f32,
+    nh: usize,
+    nw: usize,
+    step_h: usize,
+    step_w: usize,
+}
+
+/// Folds every tap of `U2` vectors (or one masked tail vector) at channel `c`.
+///
+/// # Safety
+/// The taps at `c .. c + U2*LANES` (or the tail) must be readable.
+#[inline(always)]
+unsafe fn fold<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
+    v: V,
+    t: Taps,
+    c: usize,
+    tail: V::Tail,
+    pre: [R::Pre; U2],
+) -> [R::Acc; U2] {
+    let l = V::LANES;
+    let mut acc = [R::init(v, pre[0]); U2];
+    for (u, a) in acc.iter_mut().enumerate() {
+        *a = R::init(v, pre[u]);
+    }
+    for i in 0..t.nh {
+        for j in 0..t.nw {
+            // SAFETY: tap (i, j) is an in-input pixel (clipped ranges); channels in range.
+            let p = unsafe { t.base.add(i * t.step_h + j * t.step_w + c) };
+            for (u, a) in acc.iter_mut().enumerate() {
+                // SAFETY: as above.
+                let x = unsafe {
+                    if MASKED {
+                        v.load_tail(p, tail)
+                    } else {
+                        v.load(p.add(u * l))
+                    }
+                };
+                *a = R::step(v, *a, x, pre[u]);
+            }
+        }
+    }
+    acc
+}
+
+/// `max |x|` over every tap, NaN-propagating (the first pass of two-pass reductions).
+///
+/// # Safety
+/// As [`fold`].
+#[inline(always)]
+unsafe fn max_abs<V: SimdF32, const U2: usize, const MASKED: bool>(
+    v: V,
+    t: Taps,
+    c: usize,
+    tail: V::Tail,
+) -> [V::V; U2] {
+    let l = V::LANES;
+    let mut m = [v.max_init(); U2];
+    for i in 0..t.nh {
+        for j in 0..t.nw {
+            // SAFETY: as in fold.
+            let p = unsafe { t.base.add(i * t.step_h + j * t.step_w + c) };
+            for (u, a) in m.iter_mut().enumerate() {
+                // SAFETY: as in fold.
+                let x = unsafe {
+                    if MASKED {
+                        v.load_tail(p, tail)
+                    } else {
+                        v.load(p.add(u * l))
+                    }
+                };
+                *a = v.max_step(*a, v.abs(x));
+            }
+        }
+    }
+    let mut out = [v.splat(0.0); U2];
+    for (o, a) in out.iter_mut().zip(m) {
+        *o = v.max_finish(a);
+    }
+    out
+}
+
+/// One block of `U2` output vectors (or one masked tail vector) at channel `c`: folds,
+/// finishes, checks, clamps and stores. Returns the updated bad-lane state.
+///
+/// # Safety
+/// As [`fold`], and the outputs at `out + c ..` must be writable.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn block<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
+    v: V,
+    job: &Job,
+    t: Taps,
+    out: *mut f32,
+    c: usize,
+    tail: V::Tail,
+    scale: V::V,
+    (lo, hi): (V::V, V::V),
+    mut bad: V::Bad,
+) -> V::Bad {
+    let l = V::LANES;
+    // SAFETY: forwarded contract.
+    let m = if R::TWO_PASS {
+        unsafe { max_abs::<V, U2, MASKED>(v, t, c, tail) }
+    } else {
+        [v.splat(0.0); U2]
+    };
+    let mut pre = [R::prepare(v, job, m[0]); U2];
+    for (p, m) in pre.iter_mut().zip(m) {
+        *p = R::prepare(v, job, m);
+    }
+    // SAFETY: forwarded contract.
+    let acc = unsafe { fold::<V, R, U2, MASKED>(v, t, c, tail, pre) };
+    for u in 0..U2 {
+        let y = R::finish(v, acc[u], scale, pre[u]);
+        if R::CHECK_RESULT {
+            bad = if MASKED {
+                // Lanes past the tail hold results of zeros: not ours to flag.
+                v.bad_keep(bad, R::check(v, v.bad_init(), y), tail)
+            } else {
+                R::check(v, bad, y)
+            };
+        }
+        let y = v.clamp(y, lo, hi);
+        // SAFETY: channel c + u*l (or the tail) inside the output pixel.
+        unsafe {
+            let p = out.add(c + u * l);
+            if MASKED {
+                v.store_tail(p, y, tail)
+            } else {
+                v.store(p, y)
+            }
+        }
+    }
+    bad
+}
+
 /// Outputs `ow0..ow1` of row `oh` of image `n`, channels `c.0..c.1`, one pixel at a time with
 /// clipped tap ranges (any window, any position: borders of the specialised kernels use it).
 ///
@@ -70,20 +212,57 @@ pub(crate) unsafe fn row<V: SimdF32, R: Reduce<V>>(
     oh: usize,
     ow0: usize,
     ow1: usize,
+    c: (usize, usize),
+) {
+    // SAFETY: forwarded contract.
+    unsafe { row_impl::<V, R, false, 0, 0>(v, job, n, oh, ow0, ow1, c) }
+}
+
+/// [`row`] for outputs whose windows lie wholly inside the input: the tap counts are the
+/// constants `KH x KW`, so the tap loops unroll.
+///
+/// # Safety
+/// As [`row`], and every window of `ow0..ow1` in row `oh` must be inside the input with
+/// dilation 1.
+#[inline(always)]
+pub(crate) unsafe fn row_fixed<V: SimdF32, R: Reduce<V>, const KH: usize, const KW: usize>(
+    v: V,
+    job: &Job,
+    n: usize,
+    oh: usize,
+    ow0: usize,
+    ow1: usize,
+    c: (usize, usize),
+) {
+    // SAFETY: forwarded contract.
+    unsafe { row_impl::<V, R, true, KH, KW>(v, job, n, oh, ow0, ow1, c) }
+}
+
+#[inline(always)]
+unsafe fn row_impl<
+    V: SimdF32,
+    R: Reduce<V>,
+    const FIXED: bool,
+    const KH: usize,
+    const KW: usize,
+>(
+    v: V,
+    job: &Job,
+    n: usize,
+    oh: usize,
+    ow0: usize,
+    ow1: usize,
     (c0, c1): (usize, usize),
 ) {
     let l = V::LANES;
-    let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
-    let step_h = job.h.d * job.in_row;
-    let step_w = job.w.d * job.in_pixel;
-    let th = job.h.taps(oh);
+    let clamp = (v.splat(job.lo), v.splat(job.hi));
+    let th = if FIXED { (0, KH) } else { job.h.taps(oh) };
     // First in-input row of the window (non-negative: taps() clips the padding).
     let ih0 = (job.h.start(oh) + (th.0 * job.h.d) as isize) as usize;
     for ow in ow0..ow1 {
-        let tw = job.w.taps(ow);
+        let tw = if FIXED { (0, KW) } else { job.w.taps(ow) };
         let iw0 = (job.w.start(ow) + (tw.0 * job.w.d) as isize) as usize;
         let scale = v.splat(R::scale(job, oh, ow, th, tw));
-        let (nh, nw) = (th.1 - th.0, tw.1 - tw.0);
         // SAFETY: n < N, ih0 < H, iw0 < W and oh, ow inside the output, so both offsets
         // address elements of the validated buffers.
         let (base, out) = unsafe {
@@ -94,74 +273,35 @@ pub(crate) unsafe fn row<V: SimdF32, R: Reduce<V>>(
                     .add(n * job.out_batch + oh * job.out_row + ow * job.out_pixel),
             )
         };
+        let t = Taps {
+            base,
+            nh: if FIXED { KH } else { th.1 - th.0 },
+            nw: if FIXED { KW } else { tw.1 - tw.0 },
+            step_h: job.h.d * job.in_row,
+            step_w: job.w.d * job.in_pixel,
+        };
         let mut bad = v.bad_init();
         let mut c = c0;
-        while c + U * l <= c1 {
-            let mut acc = [R::init(v); U];
-            for i in 0..nh {
-                for j in 0..nw {
-                    // SAFETY: tap (i, j) is an in-input pixel (clipped ranges) and
-                    // c + U*l <= C.
-                    let p = unsafe { base.add(i * step_h + j * step_w + c) };
-                    for (u, a) in acc.iter_mut().enumerate() {
-                        // SAFETY: as above.
-                        *a = R::step(v, *a, unsafe { v.load(p.add(u * l)) });
-                    }
-                }
+        let full = v.tail(1); // ignored by unmasked blocks
+        // SAFETY (the three blocks): tap ranges clipped to the input; channel ranges within
+        // c0..c1 <= C.
+        unsafe {
+            while c + U * l <= c1 {
+                bad = block::<V, R, U, false>(v, job, t, out, c, full, scale, clamp, bad);
+                c += U * l;
             }
-            for (u, a) in acc.iter().enumerate() {
-                let y = R::finish(v, *a, scale);
-                if R::CHECK_RESULT {
-                    bad = v.bad_result(bad, y);
-                }
-                let y = v.clamp(y, lo, hi);
-                // SAFETY: c + U*l <= C inside the output pixel.
-                unsafe { v.store(out.add(c + u * l), y) };
+            while c + l <= c1 {
+                bad = block::<V, R, 1, false>(v, job, t, out, c, full, scale, clamp, bad);
+                c += l;
             }
-            c += U * l;
-        }
-        while c + l <= c1 {
-            let mut acc = R::init(v);
-            for i in 0..nh {
-                for j in 0..nw {
-                    // SAFETY: as above, with c + l <= C.
-                    acc = R::step(v, acc, unsafe {
-                        v.load(base.add(i * step_h + j * step_w + c))
-                    });
-                }
+            if c < c1 {
+                let tail = v.tail(c1 - c);
+                bad = block::<V, R, 1, true>(v, job, t, out, c, tail, scale, clamp, bad);
             }
-            let y = R::finish(v, acc, scale);
-            if R::CHECK_RESULT {
-                bad = v.bad_result(bad, y);
-            }
-            let y = v.clamp(y, lo, hi);
-            // SAFETY: c + l <= C.
-            unsafe { v.store(out.add(c), y) };
-            c += l;
-        }
-        if c < c1 {
-            let t = v.tail(c1 - c);
-            let mut acc = R::init(v);
-            for i in 0..nh {
-                for j in 0..nw {
-                    // SAFETY: the masked load touches only the c1 - c channels left.
-                    acc = R::step(v, acc, unsafe {
-                        v.load_tail(base.add(i * step_h + j * step_w + c), t)
-                    });
-                }
-            }
-            let y = R::finish(v, acc, scale);
-            if R::CHECK_RESULT {
-                // Lanes past the tail are 0 and never marked.
-                bad = v.bad_result(bad, y);
-            }
-            let y = v.clamp(y, lo, hi);
-            // SAFETY: the masked store writes only the c1 - c channels left.
-            unsafe { v.store_tail(out.add(c), y, t) };
         }
         if R::CHECK_RESULT && v.bad_any(bad) {
             // SAFETY: the same pixel and channels.
-            unsafe { R::exact(v, job, n, oh, ow, ow + 1, (c0, c1)) };
+            unsafe { super::exact::row(job, n, oh, ow, ow + 1, (c0, c1)) };
         }
     }
 }

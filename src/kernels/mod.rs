@@ -7,7 +7,10 @@
 pub(crate) mod avg;
 pub(crate) mod exact;
 pub(crate) mod generic;
+pub(crate) mod global;
+pub(crate) mod lp;
 pub(crate) mod max;
+pub(crate) mod stochastic;
 pub(crate) mod window;
 
 use crate::geometry::Axis;

@@ -8,8 +8,9 @@
 //! loaded and reduced once. Each output vector is stored once.
 //!
 //! Max: `vmaxps`-style maxima do not propagate NaN, so while reducing, the interior also
-//! marks lanes that met a NaN; a row strip that saw one is recomputed by the exact any-window
-//! code. NaN-free data pays one compare per two loads and nothing else.
+//! marks lanes that met a NaN; sums mark results their reduction flags ([`Reduce::check`]).
+//! A row interior with a marked lane is recomputed exactly ([`super::exact::row`]). NaN-free
+//! data pays one compare per two loads and nothing else.
 
 use super::generic::{self, Reduce};
 use super::{Job, Tile};
@@ -17,9 +18,13 @@ use crate::simd::SimdF32;
 
 /// A reduction the window kernels can run column-wise.
 pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
-    /// Whether interior results need the NaN check (max).
+    /// Whether interior inputs need the NaN check (max: `vmaxps` drops NaN).
     const CHECK_NAN: bool;
-    /// Combines two partial results (`max` or `+`).
+    /// A column's first tap, mapped (`x`, `x*x`, `|x|`).
+    fn first(v: V, x: V::V) -> V::V;
+    /// Folds a further tap of the column in.
+    fn fold(v: V, acc: V::V, x: V::V) -> V::V;
+    /// Combines two columns (`max` or `+`).
     fn combine(v: V, a: V::V, b: V::V) -> V::V;
     /// The output from the reduced window and the interior's scale.
     fn output(v: V, x: V::V, scale: V::V) -> V::V;
@@ -101,7 +106,7 @@ unsafe fn run_u<
                     interior::<V, R, KH, KW, SW, U, true>(v, job, src, dst, count, tile.c, scale)
                 };
                 if (R::CHECK_NAN || R::CHECK_RESULT) && bad {
-                    R::exact(v, job, n, oh, ow_lo, ow_hi, tile.c);
+                    super::exact::row(job, n, oh, ow_lo, ow_hi, tile.c);
                 }
             }
         }
@@ -197,9 +202,9 @@ unsafe fn column<V: SimdF32, R: Columns<V>, const KH: usize, const U: usize, con
                 r += 2;
             }
         }
-        let mut acc = x[0];
+        let mut acc = R::first(v, x[0]);
         for &xr in &x[1..] {
-            acc = R::combine(v, acc, xr);
+            acc = R::fold(v, acc, xr);
         }
         *o = acc;
     }
@@ -246,7 +251,11 @@ unsafe fn strip<
             }
             let mut y = R::output(v, acc, scale);
             if R::CHECK_RESULT {
-                bad = v.bad_result(bad, y);
+                bad = if MASKED {
+                    v.bad_keep(bad, R::check(v, v.bad_init(), y), tail)
+                } else {
+                    R::check(v, bad, y)
+                };
             }
             if CLAMP {
                 y = v.clamp(y, lo, hi);
@@ -278,4 +287,44 @@ unsafe fn strip<
         }
     }
     bad
+}
+
+/// A window kernel without column reuse, for reductions whose state is not one vector per
+/// column (stochastic inference, real-p Lp): interior pixels run the any-window block code with
+/// constant tap counts (`KH x KW`, unrolled); borders take [`generic::row`].
+///
+/// # Safety
+/// As [`run`].
+#[inline(always)]
+pub(crate) unsafe fn direct<
+    V: SimdF32,
+    R: Reduce<V>,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    v: V,
+    job: &Job,
+    tile: &Tile,
+) {
+    debug_assert!(job.h.k == KH && job.w.k == KW && job.h.s == SH && job.w.s == SW);
+    let (oh_lo, oh_hi) = job.h.interior();
+    let (ow_lo, ow_hi) = job.w.interior();
+    let ow_out = job.w.out;
+    for n in tile.n.0..tile.n.1 {
+        for oh in tile.oh.0..tile.oh.1 {
+            // SAFETY (all calls): rows, columns and channels inside the tile; interior windows
+            // lie wholly inside the input (Axis::interior).
+            unsafe {
+                if oh < oh_lo || oh >= oh_hi || ow_lo >= ow_hi {
+                    generic::row::<V, R>(v, job, n, oh, 0, ow_out, tile.c);
+                    continue;
+                }
+                generic::row::<V, R>(v, job, n, oh, 0, ow_lo, tile.c);
+                generic::row_fixed::<V, R, KH, KW>(v, job, n, oh, ow_lo, ow_hi, tile.c);
+                generic::row::<V, R>(v, job, n, oh, ow_hi, ow_out, tile.c);
+            }
+        }
+    }
 }

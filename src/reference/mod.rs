@@ -92,7 +92,14 @@ pub(crate) fn window_taps<'a>(
     })
 }
 
-pub(crate) fn divisor(h: &Axis, w: &Axis, d: Divisor, oh: usize, ow: usize, in_input: usize) -> f64 {
+pub(crate) fn divisor(
+    h: &Axis,
+    w: &Axis,
+    d: Divisor,
+    oh: usize,
+    ow: usize,
+    in_input: usize,
+) -> f64 {
     match d {
         Divisor::ExcludePad => in_input as f64,
         Divisor::IncludePad => (h.include_pad_count(oh) as f64) * (w.include_pad_count(ow) as f64),

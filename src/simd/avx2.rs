@@ -14,6 +14,7 @@ impl SimdF32 for Avx2 {
     type MaxAcc = (__m256, __m256);
     type Bad = __m256;
     type M = __m256;
+    type D = __m256d;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -73,7 +74,6 @@ impl SimdF32 for Avx2 {
         unsafe { _mm256_mul_ps(a, b) }
     }
 
-
     #[inline(always)]
     fn sub(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: see splat.
@@ -96,12 +96,6 @@ impl SimdF32 for Avx2 {
     fn sqrt(self, a: __m256) -> __m256 {
         // SAFETY: see splat.
         unsafe { _mm256_sqrt_ps(a) }
-    }
-
-    #[inline(always)]
-    fn min(self, a: __m256, b: __m256) -> __m256 {
-        // SAFETY: see splat.
-        unsafe { _mm256_min_ps(a, b) }
     }
 
     #[inline(always)]
@@ -158,18 +152,6 @@ impl SimdF32 for Avx2 {
     }
 
     #[inline(always)]
-    fn is_nan(self, a: __m256) -> __m256 {
-        // SAFETY: see splat.
-        unsafe { _mm256_cmp_ps::<_CMP_UNORD_Q>(a, a) }
-    }
-
-    #[inline(always)]
-    fn m_and(self, a: __m256, b: __m256) -> __m256 {
-        // SAFETY: see splat.
-        unsafe { _mm256_and_ps(a, b) }
-    }
-
-    #[inline(always)]
     fn m_or(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: see splat.
         unsafe { _mm256_or_ps(a, b) }
@@ -188,15 +170,55 @@ impl SimdF32 for Avx2 {
     }
 
     #[inline(always)]
-    fn m_any(self, m: __m256) -> bool {
-        // SAFETY: see splat.
-        unsafe { _mm256_movemask_ps(m) != 0 }
-    }
-
-    #[inline(always)]
     fn blend(self, m: __m256, t: __m256, f: __m256) -> __m256 {
         // SAFETY: see splat.
         unsafe { _mm256_blendv_ps(f, t, m) }
+    }
+
+    #[inline(always)]
+    fn d_splat(self, x: f64) -> __m256d {
+        // SAFETY: see splat.
+        unsafe { _mm256_set1_pd(x) }
+    }
+
+    #[inline(always)]
+    fn widen(self, x: __m256) -> (__m256d, __m256d) {
+        // SAFETY: see splat.
+        unsafe {
+            (
+                _mm256_cvtps_pd(_mm256_castps256_ps128(x)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x)),
+            )
+        }
+    }
+
+    #[inline(always)]
+    fn d_add(self, a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: see splat.
+        unsafe { _mm256_add_pd(a, b) }
+    }
+
+    #[inline(always)]
+    fn d_fma(self, a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+        // SAFETY: see splat.
+        unsafe { _mm256_fmadd_pd(a, b, c) }
+    }
+
+    #[inline(always)]
+    fn d_ratio(self, (n0, n1): (__m256d, __m256d), (d0, d1): (__m256d, __m256d)) -> __m256 {
+        // SAFETY: see splat.
+        unsafe {
+            _mm256_set_m128(
+                _mm256_cvtpd_ps(_mm256_div_pd(n1, d1)),
+                _mm256_cvtpd_ps(_mm256_div_pd(n0, d0)),
+            )
+        }
+    }
+
+    #[inline(always)]
+    fn relu(self, x: __m256) -> __m256 {
+        // SAFETY: see splat. vmaxps returns its second operand, x, when x is NaN.
+        unsafe { _mm256_max_ps(_mm256_setzero_ps(), x) }
     }
 
     #[inline(always)]
@@ -265,6 +287,29 @@ impl SimdF32 for Avx2 {
             let nonfinite = _mm256_cmp_ps::<_CMP_NLT_UQ>(a, _mm256_set1_ps(f32::INFINITY));
             _mm256_or_ps(acc, _mm256_or_ps(tiny, nonfinite))
         }
+    }
+
+    #[inline(always)]
+    fn bad_if(self, acc: __m256, m: __m256) -> __m256 {
+        // SAFETY: see splat.
+        unsafe { _mm256_or_ps(acc, m) }
+    }
+
+    #[inline(always)]
+    fn bad_unless(self, acc: __m256, good: __m256) -> __m256 {
+        // SAFETY: see splat.
+        unsafe {
+            _mm256_or_ps(
+                acc,
+                _mm256_andnot_ps(good, _mm256_castsi256_ps(_mm256_set1_epi32(-1))),
+            )
+        }
+    }
+
+    #[inline(always)]
+    fn bad_keep(self, acc: __m256, fresh: __m256, t: __m256i) -> __m256 {
+        // SAFETY: see splat.
+        unsafe { _mm256_or_ps(acc, _mm256_and_ps(fresh, _mm256_castsi256_ps(t))) }
     }
 
     #[inline(always)]

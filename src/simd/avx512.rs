@@ -14,6 +14,7 @@ impl SimdF32 for Avx512 {
     type MaxAcc = (__m512, __mmask16);
     type Bad = __mmask16;
     type M = __mmask16;
+    type D = __m512d;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -68,7 +69,6 @@ impl SimdF32 for Avx512 {
         unsafe { _mm512_mul_ps(a, b) }
     }
 
-
     #[inline(always)]
     fn sub(self, a: __m512, b: __m512) -> __m512 {
         // SAFETY: see splat.
@@ -91,12 +91,6 @@ impl SimdF32 for Avx512 {
     fn sqrt(self, a: __m512) -> __m512 {
         // SAFETY: see splat.
         unsafe { _mm512_sqrt_ps(a) }
-    }
-
-    #[inline(always)]
-    fn min(self, a: __m512, b: __m512) -> __m512 {
-        // SAFETY: see splat.
-        unsafe { _mm512_min_ps(a, b) }
     }
 
     #[inline(always)]
@@ -141,17 +135,6 @@ impl SimdF32 for Avx512 {
     }
 
     #[inline(always)]
-    fn is_nan(self, a: __m512) -> __mmask16 {
-        // SAFETY: see splat.
-        unsafe { _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a) }
-    }
-
-    #[inline(always)]
-    fn m_and(self, a: __mmask16, b: __mmask16) -> __mmask16 {
-        a & b
-    }
-
-    #[inline(always)]
     fn m_or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
         a | b
     }
@@ -167,14 +150,54 @@ impl SimdF32 for Avx512 {
     }
 
     #[inline(always)]
-    fn m_any(self, m: __mmask16) -> bool {
-        m != 0
-    }
-
-    #[inline(always)]
     fn blend(self, m: __mmask16, t: __m512, f: __m512) -> __m512 {
         // SAFETY: see splat.
         unsafe { _mm512_mask_blend_ps(m, f, t) }
+    }
+
+    #[inline(always)]
+    fn d_splat(self, x: f64) -> __m512d {
+        // SAFETY: see splat.
+        unsafe { _mm512_set1_pd(x) }
+    }
+
+    #[inline(always)]
+    fn widen(self, x: __m512) -> (__m512d, __m512d) {
+        // SAFETY: see splat.
+        unsafe {
+            (
+                _mm512_cvtps_pd(_mm512_castps512_ps256(x)),
+                _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(x)),
+            )
+        }
+    }
+
+    #[inline(always)]
+    fn d_add(self, a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: see splat.
+        unsafe { _mm512_add_pd(a, b) }
+    }
+
+    #[inline(always)]
+    fn d_fma(self, a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+        // SAFETY: see splat.
+        unsafe { _mm512_fmadd_pd(a, b, c) }
+    }
+
+    #[inline(always)]
+    fn d_ratio(self, (n0, n1): (__m512d, __m512d), (d0, d1): (__m512d, __m512d)) -> __m512 {
+        // SAFETY: see splat.
+        unsafe {
+            let lo = _mm512_cvtpd_ps(_mm512_div_pd(n0, d0));
+            let hi = _mm512_cvtpd_ps(_mm512_div_pd(n1, d1));
+            _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
+        }
+    }
+
+    #[inline(always)]
+    fn relu(self, x: __m512) -> __m512 {
+        // SAFETY: see splat. vmaxps returns its second operand, x, when x is NaN.
+        unsafe { _mm512_max_ps(_mm512_setzero_ps(), x) }
     }
 
     #[inline(always)]
@@ -237,6 +260,21 @@ impl SimdF32 for Avx512 {
     }
 
     #[inline(always)]
+    fn bad_if(self, acc: __mmask16, m: __mmask16) -> __mmask16 {
+        acc | m
+    }
+
+    #[inline(always)]
+    fn bad_unless(self, acc: __mmask16, good: __mmask16) -> __mmask16 {
+        acc | !good
+    }
+
+    #[inline(always)]
+    fn bad_keep(self, acc: __mmask16, fresh: __mmask16, t: __mmask16) -> __mmask16 {
+        acc | (fresh & t)
+    }
+
+    #[inline(always)]
     fn bad_any(self, acc: __mmask16) -> bool {
         acc != 0
     }
@@ -261,7 +299,11 @@ impl SimdF32 for Avx512 {
     }
 
     #[inline(always)]
-    fn max_merge(self, (m1, o1): (__m512, __mmask16), (m2, o2): (__m512, __mmask16)) -> (__m512, __mmask16) {
+    fn max_merge(
+        self,
+        (m1, o1): (__m512, __mmask16),
+        (m2, o2): (__m512, __mmask16),
+    ) -> (__m512, __mmask16) {
         // SAFETY: see splat.
         unsafe { (_mm512_max_ps(m1, m2), o1 & o2) }
     }

@@ -2,7 +2,7 @@
 //! enabled at compile time, scalar elsewhere). No intrinsics, so no target features.
 
 use super::SimdF32;
-use wide::{f32x4, i32x4, u32x4};
+use wide::{f32x4, f64x2, i32x4, u32x4};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Baseline;
@@ -15,6 +15,7 @@ impl SimdF32 for Baseline {
     type MaxAcc = (f32x4, f32x4);
     type Bad = f32x4;
     type M = f32x4;
+    type D = f64x2;
 
     #[inline(always)]
     unsafe fn new_unchecked() -> Self {
@@ -97,11 +98,6 @@ impl SimdF32 for Baseline {
     }
 
     #[inline(always)]
-    fn min(self, a: f32x4, b: f32x4) -> f32x4 {
-        a.fast_min(b)
-    }
-
-    #[inline(always)]
     fn round(self, a: f32x4) -> f32x4 {
         a.round_ties_even()
     }
@@ -115,7 +111,8 @@ impl SimdF32 for Baseline {
         let biased: i32x4 = bytemuck::cast(bits >> 23);
         let e = f32x4::from_i32x4(biased - i32x4::splat(127))
             - small.select(f32x4::splat(24.0), f32x4::splat(0.0));
-        let f: f32x4 = bytemuck::cast((bits & u32x4::splat(0x007f_ffff)) | u32x4::splat(0x3f80_0000));
+        let f: f32x4 =
+            bytemuck::cast((bits & u32x4::splat(0x007f_ffff)) | u32x4::splat(0x3f80_0000));
         (e, f)
     }
 
@@ -135,16 +132,6 @@ impl SimdF32 for Baseline {
     }
 
     #[inline(always)]
-    fn is_nan(self, a: f32x4) -> f32x4 {
-        a.simd_ne(a)
-    }
-
-    #[inline(always)]
-    fn m_and(self, a: f32x4, b: f32x4) -> f32x4 {
-        a & b
-    }
-
-    #[inline(always)]
     fn m_or(self, a: f32x4, b: f32x4) -> f32x4 {
         a | b
     }
@@ -160,13 +147,44 @@ impl SimdF32 for Baseline {
     }
 
     #[inline(always)]
-    fn m_any(self, m: f32x4) -> bool {
-        m.any()
+    fn blend(self, m: f32x4, t: f32x4, f: f32x4) -> f32x4 {
+        m.select(t, f)
     }
 
     #[inline(always)]
-    fn blend(self, m: f32x4, t: f32x4, f: f32x4) -> f32x4 {
-        m.select(t, f)
+    fn d_splat(self, x: f64) -> f64x2 {
+        f64x2::splat(x)
+    }
+
+    #[inline(always)]
+    fn widen(self, x: f32x4) -> (f64x2, f64x2) {
+        let a = x.to_array();
+        (
+            f64x2::new([f64::from(a[0]), f64::from(a[1])]),
+            f64x2::new([f64::from(a[2]), f64::from(a[3])]),
+        )
+    }
+
+    #[inline(always)]
+    fn d_add(self, a: f64x2, b: f64x2) -> f64x2 {
+        a + b
+    }
+
+    #[inline(always)]
+    fn d_fma(self, a: f64x2, b: f64x2, c: f64x2) -> f64x2 {
+        a.mul_add(b, c)
+    }
+
+    #[inline(always)]
+    fn d_ratio(self, (n0, n1): (f64x2, f64x2), (d0, d1): (f64x2, f64x2)) -> f32x4 {
+        let (a, b) = ((n0 / d0).to_array(), (n1 / d1).to_array());
+        f32x4::new([a[0] as f32, a[1] as f32, b[0] as f32, b[1] as f32])
+    }
+
+    #[inline(always)]
+    fn relu(self, x: f32x4) -> f32x4 {
+        // fast_max's NaN behaviour differs per target; keep NaN explicitly.
+        x.simd_ne(x).select(x, x.fast_max(f32x4::splat(0.0)))
     }
 
     #[inline(always)]
@@ -202,6 +220,24 @@ impl SimdF32 for Baseline {
         // !(a < inf) holds for inf and NaN.
         let nonfinite = !a.simd_lt(f32x4::splat(f32::INFINITY));
         acc | tiny | nonfinite
+    }
+
+    #[inline(always)]
+    fn bad_if(self, acc: f32x4, m: f32x4) -> f32x4 {
+        acc | m
+    }
+
+    #[inline(always)]
+    fn bad_unless(self, acc: f32x4, good: f32x4) -> f32x4 {
+        acc | !good
+    }
+
+    #[inline(always)]
+    fn bad_keep(self, acc: f32x4, fresh: f32x4, n: usize) -> f32x4 {
+        let keep = f32x4::new(core::array::from_fn(|i| {
+            if i < n { f32::from_bits(!0) } else { 0.0 }
+        }));
+        acc | (fresh & keep)
     }
 
     #[inline(always)]

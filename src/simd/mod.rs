@@ -35,6 +35,8 @@ pub(crate) trait SimdF32: Copy {
     type Bad: Copy;
     /// A per-lane condition (a k-mask on AVX-512, all-ones lanes elsewhere).
     type M: Copy;
+    /// f64 lanes, half as many as `V` (for sums the f32 bounds do not cover).
+    type D: Copy;
 
     /// The token.
     ///
@@ -82,8 +84,6 @@ pub(crate) trait SimdF32: Copy {
     fn sqrt(self, a: Self::V) -> Self::V;
     /// `|a|` (clears the sign bit; NaN stays NaN).
     fn abs(self, a: Self::V) -> Self::V;
-    /// `min(a, b)` for ordered lanes; which operand a NaN lane returns is unspecified.
-    fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// Round to the nearest integer, ties to even.
     fn round(self, a: Self::V) -> Self::V;
     /// `(e, f)` with `a = 2^e * f`, `f` in `[1, 2)`, for finite `a > 0` (subnormals included).
@@ -95,20 +95,27 @@ pub(crate) trait SimdF32: Copy {
     fn lt(self, a: Self::V, b: Self::V) -> Self::M;
     /// `a == b` (false if either is NaN).
     fn eq(self, a: Self::V, b: Self::V) -> Self::M;
-    /// `a` is NaN.
-    fn is_nan(self, a: Self::V) -> Self::M;
-    /// `a && b`.
-    fn m_and(self, a: Self::M, b: Self::M) -> Self::M;
     /// `a || b`.
     fn m_or(self, a: Self::M, b: Self::M) -> Self::M;
     /// `!a && b`.
     fn m_andnot(self, a: Self::M, b: Self::M) -> Self::M;
     /// No lane set.
     fn m_none(self) -> Self::M;
-    /// True if any lane is set.
-    fn m_any(self, m: Self::M) -> bool;
     /// `m ? t : f` per lane.
     fn blend(self, m: Self::M, t: Self::V, f: Self::V) -> Self::V;
+
+    /// All lanes `x`, f64.
+    fn d_splat(self, x: f64) -> Self::D;
+    /// The low and high halves of `x`, widened exactly to f64.
+    fn widen(self, x: Self::V) -> (Self::D, Self::D);
+    /// `a + b` in f64.
+    fn d_add(self, a: Self::D, b: Self::D) -> Self::D;
+    /// `a * b + c` in f64, one rounding.
+    fn d_fma(self, a: Self::D, b: Self::D, c: Self::D) -> Self::D;
+    /// `num / den` per lane in f64, rounded once to f32 (halves as from [`SimdF32::widen`]).
+    fn d_ratio(self, num: (Self::D, Self::D), den: (Self::D, Self::D)) -> Self::V;
+    /// `max(x, 0)`, NaN kept.
+    fn relu(self, x: Self::V) -> Self::V;
 
     /// The uniform `u` of stochastic pooling (see [`crate::philox`]) for channels
     /// `c0 .. c0 + LANES` of output `(n, oh, ow)`.
@@ -125,6 +132,12 @@ pub(crate) trait SimdF32: Copy {
     /// Marks the lanes where `y` is NaN, infinite or subnormal: results an f32 sum may have
     /// got wrong (overflow, or a rounded reciprocal at a tie); callers recompute them exactly.
     fn bad_result(self, acc: Self::Bad, y: Self::V) -> Self::Bad;
+    /// Marks the lanes where `m` is set.
+    fn bad_if(self, acc: Self::Bad, m: Self::M) -> Self::Bad;
+    /// Marks the lanes where `good` is false.
+    fn bad_unless(self, acc: Self::Bad, good: Self::M) -> Self::Bad;
+    /// `acc` plus the lanes of `fresh` inside tail `t`.
+    fn bad_keep(self, acc: Self::Bad, fresh: Self::Bad, t: Self::Tail) -> Self::Bad;
     /// True if any lane was marked.
     fn bad_any(self, acc: Self::Bad) -> bool;
 

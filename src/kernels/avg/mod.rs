@@ -1,5 +1,7 @@
 //! Average pooling kernels: f32 sums in tap order, times the reciprocal of the divisor
-//! (rounded once from f64), well inside SPEC's `(K + 2) * eps` bound.
+//! (rounded once from f64), well inside SPEC's `(K + 2) * eps` bound. Results that are NaN,
+//! infinite or subnormal (an f32 sum that overflowed, a reciprocal that missed a subnormal
+//! tie) are recomputed with the reference's f64 arithmetic.
 
 use super::generic::{self, Reduce};
 use super::{Job, Tile};
@@ -30,16 +32,23 @@ pub(crate) fn divisor(
 
 impl<V: SimdF32> Reduce<V> for AvgReduce {
     type Acc = V::V;
+    type Pre = ();
     #[inline(always)]
-    fn init(v: V) -> V::V {
+    fn prepare(_: V, _: &Job, _: V::V) {}
+    #[inline(always)]
+    fn init(v: V, _: ()) -> V::V {
         v.splat(0.0)
     }
     #[inline(always)]
-    fn step(v: V, acc: V::V, x: V::V) -> V::V {
+    fn step(v: V, acc: V::V, x: V::V, _: ()) -> V::V {
         v.add(acc, x)
     }
     #[inline(always)]
-    fn finish(v: V, acc: V::V, scale: V::V) -> V::V {
+    fn merge(v: V, a: V::V, b: V::V) -> V::V {
+        v.add(a, b)
+    }
+    #[inline(always)]
+    fn finish(v: V, acc: V::V, scale: V::V, _: ()) -> V::V {
         v.mul(acc, scale)
     }
     #[inline(always)]
@@ -47,10 +56,25 @@ impl<V: SimdF32> Reduce<V> for AvgReduce {
         (1.0 / divisor(job, oh, ow, th, tw) as f64) as f32
     }
     const CHECK_RESULT: bool = true;
-    #[inline(never)]
-    unsafe fn exact(_: V, job: &Job, n: usize, oh: usize, ow0: usize, ow1: usize, c: (usize, usize)) {
-        // SAFETY: forwarded contract.
-        unsafe { super::exact::row(job, n, oh, ow0, ow1, c) }
+}
+
+impl<V: SimdF32> super::window::Columns<V> for AvgReduce {
+    const CHECK_NAN: bool = false;
+    #[inline(always)]
+    fn first(_: V, x: V::V) -> V::V {
+        x
+    }
+    #[inline(always)]
+    fn fold(v: V, acc: V::V, x: V::V) -> V::V {
+        v.add(acc, x)
+    }
+    #[inline(always)]
+    fn combine(v: V, a: V::V, b: V::V) -> V::V {
+        v.add(a, b)
+    }
+    #[inline(always)]
+    fn output(v: V, x: V::V, scale: V::V) -> V::V {
+        v.mul(x, scale)
     }
 }
 
@@ -62,18 +86,6 @@ impl<V: SimdF32> Reduce<V> for AvgReduce {
 pub(crate) unsafe fn generic<V: SimdF32>(v: V, job: &Job, tile: &Tile) {
     // SAFETY: forwarded contract.
     unsafe { generic::run::<V, AvgReduce>(v, job, tile) }
-}
-
-impl<V: SimdF32> super::window::Columns<V> for AvgReduce {
-    const CHECK_NAN: bool = false;
-    #[inline(always)]
-    fn combine(v: V, a: V::V, b: V::V) -> V::V {
-        v.add(a, b)
-    }
-    #[inline(always)]
-    fn output(v: V, x: V::V, scale: V::V) -> V::V {
-        v.mul(x, scale)
-    }
 }
 
 /// One window, `avg_f32_k{KH}x{KW}s{S}`.
@@ -94,4 +106,14 @@ pub(crate) unsafe fn window<
 ) {
     // SAFETY: forwarded contract.
     unsafe { super::window::run::<V, AvgReduce, KH, KW, SH, SW>(v, job, tile) }
+}
+
+/// Global average: `gavg_f32`.
+///
+/// # Safety
+/// See [`super::global::run`].
+#[inline(always)]
+pub(crate) unsafe fn global<V: SimdF32>(v: V, job: &Job, tile: &Tile) {
+    // SAFETY: forwarded contract.
+    unsafe { super::global::run::<V, AvgReduce>(v, job, tile) }
 }

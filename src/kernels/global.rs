@@ -1,0 +1,159 @@
+//! Global pooling: one output per channel over every spatial position, streaming the input once.
+//!
+//! For a block of `U` channel vectors the accumulators stay in registers while the kernel runs
+//! down the image; each image row is reduced into its own accumulators and merged into the
+//! total (a two-level sum: the error grows with W + H rather than W * H). `U` independent
+//! accumulators hide the add latency.
+
+use super::generic::Reduce;
+use super::{Job, Tile};
+use crate::simd::SimdF32;
+
+/// Runs reduction `R` over whole images (the job's axes are global: one output pixel).
+///
+/// # Safety
+/// As [`super::generic::run`].
+#[inline(always)]
+pub(crate) unsafe fn run<V: SimdF32, R: Reduce<V>>(v: V, job: &Job, tile: &Tile) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if V::LANES >= 16 {
+            run_u::<V, R, 8>(v, job, tile)
+        } else {
+            run_u::<V, R, 4>(v, job, tile)
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn run_u<V: SimdF32, R: Reduce<V>, const U: usize>(v: V, job: &Job, tile: &Tile) {
+    let l = V::LANES;
+    let (c0, c1) = tile.c;
+    for n in tile.n.0..tile.n.1 {
+        // SAFETY: image n is inside both buffers.
+        let (src, dst) = unsafe {
+            (
+                job.src.add(n * job.in_batch),
+                job.dst.add(n * job.out_batch),
+            )
+        };
+        let mut bad = v.bad_init();
+        let mut c = c0;
+        let full = v.tail(1); // ignored by unmasked blocks
+        // SAFETY (the three blocks): channel ranges inside c0..c1 <= C, every pixel of the image
+        // inside the input.
+        unsafe {
+            while c + U * l <= c1 {
+                bad = block::<V, R, U, false>(v, job, src, dst, c, full, bad);
+                c += U * l;
+            }
+            while c + l <= c1 {
+                bad = block::<V, R, 1, false>(v, job, src, dst, c, full, bad);
+                c += l;
+            }
+            if c < c1 {
+                let t = v.tail(c1 - c);
+                bad = block::<V, R, 1, true>(v, job, src, dst, c, t, bad);
+            }
+        }
+        if R::CHECK_RESULT && v.bad_any(bad) {
+            // SAFETY: the output pixel of image n.
+            unsafe { super::exact::row(job, n, 0, 0, 1, (c0, c1)) };
+        }
+    }
+}
+
+/// `U2` channel vectors (or a masked tail) at channel `c` of one image.
+#[inline(always)]
+unsafe fn block<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
+    v: V,
+    job: &Job,
+    src: *const f32,
+    dst: *mut f32,
+    c: usize,
+    tail: V::Tail,
+    mut bad: V::Bad,
+) -> V::Bad {
+    let l = V::LANES;
+    let (h, w) = (job.h.input, job.w.input);
+    // Two-pass reductions (general-p Lp) first take max |x|.
+    let mut m_abs = [v.splat(0.0); U2];
+    if R::TWO_PASS {
+        let mut m = [v.max_init(); U2];
+        for ih in 0..h {
+            for iw in 0..w {
+                // SAFETY: pixel (ih, iw) of the image, channels in range (caller).
+                let p = unsafe { src.add(ih * job.in_row + iw * job.in_pixel + c) };
+                for (u, a) in m.iter_mut().enumerate() {
+                    // SAFETY: as above.
+                    let x = unsafe {
+                        if MASKED {
+                            v.load_tail(p, tail)
+                        } else {
+                            v.load(p.add(u * l))
+                        }
+                    };
+                    *a = v.max_step(*a, v.abs(x));
+                }
+            }
+        }
+        for (o, a) in m_abs.iter_mut().zip(m) {
+            *o = v.max_finish(a);
+        }
+    }
+    let mut pre = [R::prepare(v, job, m_abs[0]); U2];
+    for (p, m) in pre.iter_mut().zip(m_abs) {
+        *p = R::prepare(v, job, m);
+    }
+    let mut total = [R::init(v, pre[0]); U2];
+    for (u, t) in total.iter_mut().enumerate() {
+        *t = R::init(v, pre[u]);
+    }
+    for ih in 0..h {
+        let mut acc = total;
+        for (u, a) in acc.iter_mut().enumerate() {
+            *a = R::init(v, pre[u]);
+        }
+        for iw in 0..w {
+            // SAFETY: pixel (ih, iw) of the image, channels in range (caller).
+            let p = unsafe { src.add(ih * job.in_row + iw * job.in_pixel + c) };
+            for (u, a) in acc.iter_mut().enumerate() {
+                // SAFETY: as above.
+                let x = unsafe {
+                    if MASKED {
+                        v.load_tail(p, tail)
+                    } else {
+                        v.load(p.add(u * l))
+                    }
+                };
+                *a = R::step(v, *a, x, pre[u]);
+            }
+        }
+        for (t, a) in total.iter_mut().zip(acc) {
+            *t = R::merge(v, *t, a);
+        }
+    }
+    let scale = v.splat(R::scale(job, 0, 0, (0, h), (0, w)));
+    let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
+    for u in 0..U2 {
+        let y = R::finish(v, total[u], scale, pre[u]);
+        if R::CHECK_RESULT {
+            bad = if MASKED {
+                v.bad_keep(bad, R::check(v, v.bad_init(), y), tail)
+            } else {
+                R::check(v, bad, y)
+            };
+        }
+        let y = v.clamp(y, lo, hi);
+        // SAFETY: channel c + u*l (or the tail) of the image's output pixel.
+        unsafe {
+            let p = dst.add(c + u * l);
+            if MASKED {
+                v.store_tail(p, y, tail)
+            } else {
+                v.store(p, y)
+            }
+        }
+    }
+    bad
+}
