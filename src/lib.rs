@@ -61,6 +61,7 @@ mod error;
 mod geometry;
 mod kernels;
 pub mod npy;
+mod parallel;
 mod params;
 pub mod philox;
 mod plan;
@@ -75,6 +76,7 @@ mod testing;
 
 pub use dispatch::{KernelInfo, Match, Status, registry};
 pub use error::{Error, ErrorKind, Result};
+pub use parallel::Threads;
 pub use params::{
     Clamp, Dims, Divisor, GlobalOp, MAX_SPATIAL, Padding, PoolParams, Pooling, StochasticMode,
     Window, WindowOp,

@@ -3,7 +3,8 @@
 use crate::dispatch::{self, KernelInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::geometry::{self, Axis};
-use crate::kernels::{Job, Tile};
+use crate::kernels::Job;
+use crate::parallel::{self, Partition, Threads};
 use crate::params::{Divisor, GlobalOp, PoolParams, Pooling, StochasticMode, WindowOp};
 use crate::reference;
 use crate::tensor::{Element, Shape, Strides, TensorView, TensorViewMut};
@@ -228,6 +229,7 @@ enum Selected {
 #[derive(Clone, Debug)]
 pub struct Plan<T: Element = f32> {
     spec: Spec,
+    part: Partition,
     selected: Selected,
     fallback: bool,
     _t: PhantomData<fn() -> T>,
@@ -256,6 +258,7 @@ impl Plan<f32> {
             },
         };
         Ok(Plan {
+            part: Partition::new(&spec),
             spec,
             selected,
             fallback,
@@ -290,6 +293,7 @@ impl Plan<f32> {
             ));
         }
         Ok(Plan {
+            part: Partition::new(&spec),
             spec,
             selected: Selected::Kernel(k),
             fallback: false,
@@ -338,7 +342,46 @@ impl Plan<f32> {
     /// # Errors
     /// A view whose shape differs from the plan's; nothing is written then.
     pub fn run(&self, input: TensorView<'_, f32>, output: TensorViewMut<'_, f32>) -> Result<()> {
-        self.run_seeded(input, output, self.spec.seed)
+        self.run_seeded(input, output, self.spec.seed, Threads::Current)
+    }
+
+    /// Like [`Plan::run`] with a choice of threads and, for stochastic training, of the seed
+    /// (`None`: the params' seed). The result is bitwise identical for every thread count.
+    ///
+    /// ```
+    /// use simdpool::{Isa, Plan, PoolParams, Shape, Tensor, Threads, Window};
+    /// let plan = Plan::new(&PoolParams::max(Window::new([2, 2]).stride([2, 2])), Shape::nhwc(1, 64, 64, 32), Isa::Best)?;
+    /// let x = Tensor::from_fn(plan.input_shape(), |i| (i % 13) as f32)?;
+    /// let mut y = Tensor::zeros(plan.output_shape())?;
+    /// plan.run_with(x.view(), y.view_mut(), Threads::Global, None)?;
+    /// # Ok::<(), simdpool::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Plan::run`], and as [`Plan::run_with_seed`] for a seed given to another operator.
+    pub fn run_with(
+        &self,
+        input: TensorView<'_, f32>,
+        output: TensorViewMut<'_, f32>,
+        threads: Threads<'_>,
+        seed: Option<u64>,
+    ) -> Result<()> {
+        let seed = match seed {
+            Some(s) => self.check_seed(s)?,
+            None => self.spec.seed,
+        };
+        self.run_seeded(input, output, seed, threads)
+    }
+
+    fn check_seed(&self, seed: u64) -> Result<u64> {
+        if self.spec.op != OpSpec::StochTrain {
+            return Err(Error::param(
+                "seed",
+                seed,
+                "only stochastic training pooling takes a seed",
+            ));
+        }
+        Ok(seed)
     }
 
     /// Like [`Plan::run`] with the seed of stochastic training for this call (a training step).
@@ -351,14 +394,8 @@ impl Plan<f32> {
         output: TensorViewMut<'_, f32>,
         seed: u64,
     ) -> Result<()> {
-        if self.spec.op != OpSpec::StochTrain {
-            return Err(Error::param(
-                "seed",
-                seed,
-                "only stochastic training pooling takes a seed",
-            ));
-        }
-        self.run_seeded(input, output, seed)
+        let seed = self.check_seed(seed)?;
+        self.run_seeded(input, output, seed, Threads::Current)
     }
 
     /// `run` with an explicit seed for any operator (tests pass a seed uniformly).
@@ -369,7 +406,7 @@ impl Plan<f32> {
         output: TensorViewMut<'_, f32>,
         seed: u64,
     ) -> Result<()> {
-        self.run_seeded(input, output, seed)
+        self.run_seeded(input, output, seed, Threads::Current)
     }
 
     fn run_seeded(
@@ -377,6 +414,7 @@ impl Plan<f32> {
         input: TensorView<'_, f32>,
         mut output: TensorViewMut<'_, f32>,
         seed: u64,
+        threads: Threads<'_>,
     ) -> Result<()> {
         for (what, got, want) in [
             ("input", input.shape(), self.spec.input),
@@ -396,15 +434,14 @@ impl Plan<f32> {
             Selected::Reference => reference::run(&self.spec, &input, &mut output, seed),
             Selected::Kernel(k) => {
                 let job = self.job(&input, &mut output, seed);
-                let tile = Tile {
-                    n: (0, self.spec.input.n()),
-                    oh: (0, self.spec.h.out),
-                    c: (0, self.spec.input.c()),
-                };
+                let bytes = (self.spec.input.num_elements().unwrap_or(usize::MAX))
+                    .saturating_add(self.spec.output.num_elements().unwrap_or(usize::MAX))
+                    .saturating_mul(4);
                 // SAFETY: the views' shapes equal the plan's and their constructors checked
                 // that their buffers hold every element their strides address; the kernel's
-                // tier is available (checked when the plan was made) and it accepts the spec.
-                unsafe { (k.func)(&job, &tile) };
+                // tier is available (checked when the plan was made) and it accepts the spec;
+                // the partition's tiles cover the output without overlap.
+                unsafe { parallel::run(k.func, &job, &self.part, threads, bytes) };
             }
         }
         Ok(())

@@ -24,11 +24,7 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
         .parse()
         .map_err(|e: simdpool::Error| e.to_string())?;
     let threads = args::usize_of("--threads", a.value("--threads").unwrap_or("1"))?;
-    if threads != 1 {
-        return Err(format!(
-            "--threads = {threads}: multi-threaded runs are not implemented yet (use 1)"
-        ));
-    }
+    let pool = super::pool(threads)?;
     let filter = a.value("--filter").unwrap_or("");
     let list: Vec<Workload> = workloads::standard()
         .into_iter()
@@ -39,21 +35,45 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
     }
     if !json {
         println!(
-            "{:<20} {:<26} {:<9} {:>7} {:>11} {:>8} {:>11}",
-            "workload", "kernel", "tier", "threads", "median_us", "GB/s", "vs_reference"
+            "{:<20} {:<26} {:<9} {:>7} {:>11} {:>8} {:>11}{}",
+            "workload",
+            "kernel",
+            "tier",
+            "threads",
+            "median_us",
+            "GB/s",
+            "vs_reference",
+            if threads > 1 { "    vs_1t" } else { "" }
         );
     }
     for w in &list {
         eprintln!("bench: {} ...", w.name);
-        let r = bench_one(w, isa, threads)?;
+        let r = bench_one(w, isa, super::threads(&pool))?;
+        // With several threads, the same workload on one thread, for the speed-up.
+        let one = if threads > 1 {
+            Some(bench_one(w, isa, simdpool::Threads::Current)?.median_us)
+        } else {
+            None
+        };
         if json {
+            let extra = one
+                .map(|t1| {
+                    format!(
+                        ",\"speedup_vs_1t\":{:.3},\"median_us_1t\":{t1:.4}",
+                        t1 / r.median_us
+                    )
+                })
+                .unwrap_or_default();
             println!(
-                "{{\"workload\":\"{}\",\"kernel\":\"{}\",\"tier\":\"{}\",\"threads\":{},\"median_us\":{:.4},\"gbps\":{:.3},\"speedup_vs_reference\":{:.2},\"reference_us\":{:.4}}}",
+                "{{\"workload\":\"{}\",\"kernel\":\"{}\",\"tier\":\"{}\",\"threads\":{},\"median_us\":{:.4},\"gbps\":{:.3},\"speedup_vs_reference\":{:.2},\"reference_us\":{:.4}{extra}}}",
                 w.name, r.kernel, r.tier, threads, r.median_us, r.gbps, r.speedup, r.reference_us
             );
         } else {
+            let extra = one
+                .map(|t1| format!(" {:>7.2}x", t1 / r.median_us))
+                .unwrap_or_default();
             println!(
-                "{:<20} {:<26} {:<9} {:>7} {:>11.3} {:>8.2} {:>10.1}x",
+                "{:<20} {:<26} {:<9} {:>7} {:>11.3} {:>8.2} {:>10.1}x{extra}",
                 w.name, r.kernel, r.tier, threads, r.median_us, r.gbps, r.speedup
             );
         }
@@ -70,7 +90,7 @@ struct Report {
     reference_us: f64,
 }
 
-fn bench_one(w: &Workload, isa: Isa, _threads: usize) -> Result<Report, String> {
+fn bench_one(w: &Workload, isa: Isa, threads: simdpool::Threads<'_>) -> Result<Report, String> {
     let e = |e: simdpool::Error| format!("{}: {e}", w.name);
     let plan = Plan::new(&w.params, w.shape, isa).map_err(e)?;
     let reference = Plan::new(&w.params, w.shape, Isa::Reference).map_err(e)?;
@@ -80,7 +100,11 @@ fn bench_one(w: &Workload, isa: Isa, _threads: usize) -> Result<Report, String> 
     simdpool::check::compare(&plan, x.view(), y.view(), 0)
         .map_err(|m| format!("{}: result differs from the reference: {m}", w.name))?;
 
-    let median_us = time(|| plan.run(x.view(), y.view_mut()), SAMPLES, SAMPLE_TIME)?;
+    let median_us = time(
+        || plan.run_with(x.view(), y.view_mut(), threads, None),
+        SAMPLES,
+        SAMPLE_TIME,
+    )?;
     // The reference is slow; a few samples suffice for the ratio.
     let reference_us = time(|| reference.run(x.view(), y.view_mut()), 5, SAMPLE_TIME)?;
     let bytes =

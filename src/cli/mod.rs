@@ -5,6 +5,49 @@ mod bench;
 mod info;
 mod run;
 
+/// A thread pool of `n` threads for `--threads n` (n > 1), or None for the calling thread.
+#[cfg(feature = "rayon")]
+pub(crate) fn pool(n: usize) -> Result<Option<rayon::ThreadPool>, String> {
+    if n == 0 {
+        return Err("--threads = 0: must be at least 1".into());
+    }
+    if n == 1 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map(Some)
+        .map_err(|e| format!("--threads = {n}: cannot start the threads: {e}"))
+}
+
+/// Without the `rayon` feature only one thread exists.
+#[cfg(not(feature = "rayon"))]
+pub(crate) fn pool(n: usize) -> Result<Option<()>, String> {
+    match n {
+        0 => Err("--threads = 0: must be at least 1".into()),
+        1 => Ok(None),
+        _ => Err(format!(
+            "--threads = {n}: this build has no `rayon` feature (use 1)"
+        )),
+    }
+}
+
+/// The `Threads` choice for a pool from [`pool`].
+#[cfg(feature = "rayon")]
+pub(crate) fn threads(p: &Option<rayon::ThreadPool>) -> simdpool::Threads<'_> {
+    match p {
+        Some(p) => simdpool::Threads::Pool(p),
+        None => simdpool::Threads::Current,
+    }
+}
+
+/// The `Threads` choice without rayon: always the calling thread.
+#[cfg(not(feature = "rayon"))]
+pub(crate) fn threads(_: &Option<()>) -> simdpool::Threads<'static> {
+    simdpool::Threads::Current
+}
+
 pub(crate) const USAGE: &str = "\
 usage: simdpool <command> [options]
 

@@ -51,15 +51,10 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
         .unwrap_or("best")
         .parse()
         .map_err(|e: simdpool::Error| e.to_string())?;
-    let threads = args::usize_of("--threads", a.value("--threads").unwrap_or("1"))?;
-    if threads == 0 {
-        return Err("--threads = 0: must be at least 1".into());
-    }
-    if threads > 1 {
-        return Err(format!(
-            "--threads = {threads}: multi-threaded runs are not implemented yet (use 1)"
-        ));
-    }
+    let pool = super::pool(args::usize_of(
+        "--threads",
+        a.value("--threads").unwrap_or("1"),
+    )?)?;
 
     let arr = simdpool::npy::read_f32(Path::new(&input)).map_err(|e| e.to_string())?;
     let shape = match arr.shape.as_slice() {
@@ -79,11 +74,8 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
     let mut out = vec![0.0f32; len];
     let x = TensorView::new(&arr.data, shape).map_err(|e| e.to_string())?;
     let y = TensorViewMut::new(&mut out, out_shape).map_err(|e| e.to_string())?;
-    match seed {
-        Some(s) => plan.run_with_seed(x, y, s),
-        None => plan.run(x, y),
-    }
-    .map_err(|e| e.to_string())?;
+    plan.run_with(x, y, super::threads(&pool), seed)
+        .map_err(|e| e.to_string())?;
     simdpool::npy::write_f32(Path::new(&output), &out_shape.dims(), &out).map_err(|e| e.to_string())
 }
 

@@ -1,0 +1,156 @@
+//! Work partition and multi-threaded execution.
+//!
+//! A plan cuts its output into a fixed set of tiles, sized from the problem alone (batch x
+//! output-row chunks x channel chunks), never from the number of threads. Every run, on one
+//! thread or many, computes exactly those tiles with the same code, so results are bitwise
+//! identical for any thread count, stochastic pooling and the exact-fallback paths included.
+
+use crate::kernels::{Job, KernelFn, Tile};
+use crate::plan::{OpSpec, Spec};
+
+/// Where a run executes.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum Threads<'a> {
+    /// The calling thread only (no rayon involvement, no allocation).
+    #[default]
+    Current,
+    /// rayon's global thread pool (the calling thread only when the `rayon` feature is off).
+    /// Problems too small to gain run on the calling thread.
+    Global,
+    /// A pool the caller owns (an engine's own threads). Problems too small to gain run on
+    /// the calling thread.
+    #[cfg(feature = "rayon")]
+    Pool(&'a rayon::ThreadPool),
+    #[cfg(not(feature = "rayon"))]
+    #[doc(hidden)]
+    _Lifetime(std::marker::PhantomData<&'a ()>),
+}
+
+/// Output elements per tile the partition aims at (about 32 KiB of f32).
+const TILE_ELEMENTS: usize = 8192;
+
+/// Input + output bytes below which a parallel run stays on the calling thread. Measured on
+/// the 2-core development machine: below about this size rayon's dispatch (a few
+/// microseconds) costs more than the second core saves. See README "Threads".
+pub(crate) const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// The fixed tiles of a plan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Partition {
+    n: usize,
+    rows: usize,
+    row_chunk: usize,
+    row_chunks: usize,
+    c: usize,
+    c_chunk: usize,
+    c_chunks: usize,
+}
+
+impl Partition {
+    pub(crate) fn new(spec: &Spec) -> Partition {
+        let (n, rows, ow, c) = (spec.input.n(), spec.h.out, spec.w.out, spec.input.c());
+        let global = matches!(
+            spec.op,
+            OpSpec::GlobalMax | OpSpec::GlobalAvg | OpSpec::GlobalLp(_)
+        );
+        // Channel chunks are multiples of 64 (a whole number of vectors on every tier).
+        let c_chunk = if global {
+            64
+        } else if c <= 512 {
+            c.max(1)
+        } else {
+            256
+        };
+        let per_row = ow.max(1) * c_chunk.min(c.max(1));
+        let row_chunk = (TILE_ELEMENTS / per_row).clamp(1, rows.max(1));
+        Partition {
+            n,
+            rows,
+            row_chunk,
+            row_chunks: rows.div_ceil(row_chunk),
+            c,
+            c_chunk,
+            c_chunks: c.div_ceil(c_chunk),
+        }
+    }
+
+    /// Number of tiles.
+    pub(crate) fn len(&self) -> usize {
+        self.n * self.row_chunks * self.c_chunks
+    }
+
+    /// Tile `t` (in `0..len()`).
+    pub(crate) fn tile(&self, t: usize) -> Tile {
+        let ci = t % self.c_chunks;
+        let ri = (t / self.c_chunks) % self.row_chunks;
+        let n = t / (self.c_chunks * self.row_chunks);
+        let r0 = ri * self.row_chunk;
+        let c0 = ci * self.c_chunk;
+        Tile {
+            n: (n, n + 1),
+            oh: (r0, (r0 + self.row_chunk).min(self.rows)),
+            c: (c0, (c0 + self.c_chunk).min(self.c)),
+        }
+    }
+}
+
+/// The job shared by the threads of one run.
+#[cfg(feature = "rayon")]
+struct Shared<'a>(&'a Job);
+
+#[cfg(feature = "rayon")]
+// SAFETY: the job's raw pointers address the run's input (read only) and output; every thread
+// writes only the outputs of its own tiles, which are disjoint (Partition::tile), and the run
+// returns only after every tile is done, while the views' borrows are still held.
+unsafe impl Sync for Shared<'_> {}
+
+#[cfg(feature = "rayon")]
+impl Shared<'_> {
+    /// The job (a method, so that closures capture the `Sync` wrapper, not the field).
+    fn job(&self) -> &Job {
+        self.0
+    }
+}
+
+/// Runs every tile of `part` with `func`.
+///
+/// # Safety
+/// `job` must be valid for `func` on every tile (the plan's checks).
+pub(crate) unsafe fn run(
+    func: KernelFn,
+    job: &Job,
+    part: &Partition,
+    threads: Threads<'_>,
+    bytes: usize,
+) {
+    let sequential = || {
+        for t in 0..part.len() {
+            // SAFETY: forwarded contract; tiles lie inside the output.
+            unsafe { func(job, &part.tile(t)) };
+        }
+    };
+    if bytes < PARALLEL_MIN_BYTES || part.len() < 2 {
+        return sequential();
+    }
+    match threads {
+        Threads::Current => sequential(),
+        #[cfg(feature = "rayon")]
+        Threads::Global => parallel(func, &Shared(job), part),
+        #[cfg(feature = "rayon")]
+        Threads::Pool(pool) => {
+            let shared = Shared(job);
+            pool.install(|| parallel(func, &shared, part))
+        }
+        #[cfg(not(feature = "rayon"))]
+        _ => sequential(),
+    }
+}
+
+#[cfg(feature = "rayon")]
+fn parallel(func: KernelFn, shared: &Shared<'_>, part: &Partition) {
+    use rayon::prelude::*;
+    (0..part.len()).into_par_iter().for_each(|t| {
+        // SAFETY: see `Shared`; each tile is computed by exactly one thread.
+        unsafe { func(shared.job(), &part.tile(t)) };
+    });
+}
