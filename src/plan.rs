@@ -454,6 +454,16 @@ impl Plan<f32> {
                 // tier is available (checked when the plan was made) and it accepts the spec;
                 // the partition's tiles cover the output without overlap.
                 unsafe { parallel::run(k.func, &job, &self.part, &self.scratch, threads, bytes) };
+                #[cfg(feature = "check")]
+                if let Err(m) = crate::check::compare(self, input, output.as_view(), seed) {
+                    panic!(
+                        "simdpool check feature: {m}\n  plan: {:?}\n  input shape {} strides {:?}, output strides {:?}, seed {seed}",
+                        self.spec,
+                        input.shape(),
+                        input.strides(),
+                        output.strides()
+                    );
+                }
             }
         }
         Ok(())

@@ -66,9 +66,10 @@ impl<V: SimdF32> Sep<V> for SepSum {
     const SCALE: bool = true;
 }
 
-/// Scratch floats a tile of `rows` output rows needs.
+/// Scratch floats a tile of `rows` output rows needs: the slab of W-reduced rows, the padded
+/// input row, and the running prefix row.
 pub(crate) fn scratch_len(kh: usize, kw: usize, ow: usize, rows: usize) -> usize {
-    (rows + kh - 1) * ow * CHANNELS + (ow + kw - 1) * CHANNELS
+    (rows + kh - 1) * ow * CHANNELS + (ow + kw - 1) * CHANNELS + ow * CHANNELS
 }
 
 /// Output rows per tile: enough that recomputing the `KH - 1` shared rows costs under 25 %,
@@ -78,75 +79,149 @@ pub(crate) fn rows_per_tile(kh: usize, ow: usize, oh: usize) -> usize {
     slab.max(4 * (kh - 1) + 1).min(oh.max(1))
 }
 
-/// The window reduction along one axis for one channel vector: `n_out` outputs, each over `k`
-/// consecutive entries of `x` (`n_out + k - 1` entries, stride `xs` floats), written to `y`
-/// (stride `ys`, masked when `MASKED`). Van Herk / Gil-Werman overwrites `x` with per-block
-/// suffix reductions.
+/// `y[i] = op(y[i], x[i])` over `width` floats (a whole number of vectors).
 ///
 /// # Safety
-/// `x` and `y` must address that many vectors (scratch or output, checked by the caller).
-#[allow(clippy::too_many_arguments)]
+/// Both ranges must be valid scratch.
 #[inline(always)]
-unsafe fn axis<V: SimdF32, R: Sep<V>, const MASKED: bool>(
+unsafe fn fold_into<V: SimdF32, R: Sep<V>>(v: V, y: *mut f32, x: *const f32, width: usize) {
+    let l = V::LANES;
+    let mut i = 0;
+    while i < width {
+        // SAFETY: i < width (caller).
+        unsafe { v.store(y.add(i), R::op(v, v.load(y.add(i)), v.load(x.add(i)))) };
+        i += l;
+    }
+}
+
+/// The window reduction along W for one slab row: `n_out` outputs of `width` floats each (all
+/// the tile's channel vectors of a pixel), from `n_out + k - 1` padded items at `x` (item
+/// stride `width`), into `y` (item stride `width`). Van Herk / Gil-Werman overwrites `x` with
+/// per-block suffix reductions.
+///
+/// # Safety
+/// `x` and `y` must address that many items of scratch.
+#[inline(always)]
+unsafe fn along_w<V: SimdF32, R: Sep<V>>(
     v: V,
     x: *mut f32,
-    xs: usize,
     k: usize,
     n_out: usize,
     y: *mut f32,
-    ys: usize,
-    tail: V::Tail,
+    width: usize,
 ) {
+    let l = V::LANES;
     let len = n_out + k - 1;
-    // SAFETY (whole body): every index below is < len for x and < n_out for y.
+    // SAFETY (whole body): items < len for x, < n_out for y; vectors < width.
     unsafe {
         if k < VHGW_MIN {
             for i in 0..n_out {
-                let mut acc = v.load(x.add(i * xs));
-                for j in 1..k {
-                    acc = R::op(v, acc, v.load(x.add((i + j) * xs)));
+                let mut u = 0;
+                while u < width {
+                    let mut acc = v.load(x.add(i * width + u));
+                    for j in 1..k {
+                        acc = R::op(v, acc, v.load(x.add((i + j) * width + u)));
+                    }
+                    v.store(y.add(i * width + u), acc);
+                    u += l;
                 }
-                put::<V, MASKED>(v, y.add(i * ys), acc, tail);
             }
             return;
         }
         let mut s = 0;
         while s < n_out {
-            // Suffix reductions of block [s, e) in place.
             let e = (s + k).min(len);
-            let mut acc = v.load(x.add((e - 1) * xs));
             for i in (s..e - 1).rev() {
-                acc = R::op(v, v.load(x.add(i * xs)), acc);
-                v.store(x.add(i * xs), acc);
+                fold_into::<V, R>(v, x.add(i * width), x.add((i + 1) * width), width);
             }
-            // Outputs s..s+k: suffix of this block, running prefix of the next (untouched yet).
-            put::<V, MASKED>(v, y.add(s * ys), acc, tail);
-            let mut pre = acc;
-            for t in 1..k.min(n_out - s) {
-                let next = v.load(x.add((s + k + t - 1) * xs));
-                pre = if t == 1 { next } else { R::op(v, pre, next) };
-                let out = R::op(v, v.load(x.add((s + t) * xs)), pre);
-                put::<V, MASKED>(v, y.add((s + t) * ys), out, tail);
+            let mut u = 0;
+            while u < width {
+                let first = v.load(x.add(s * width + u));
+                v.store(y.add(s * width + u), first);
+                // The running prefix of the next block (still untouched).
+                let mut pre = first;
+                for t in 1..k.min(n_out - s) {
+                    let next = v.load(x.add((s + k + t - 1) * width + u));
+                    pre = if t == 1 { next } else { R::op(v, pre, next) };
+                    let out = R::op(v, v.load(x.add((s + t) * width + u)), pre);
+                    v.store(y.add((s + t) * width + u), out);
+                }
+                u += l;
             }
             s += k;
         }
     }
 }
 
-/// A full or masked store (a function, not a closure, so it inlines into the tier's features).
+/// Per-image constants of the output writer.
+struct Out<V: SimdF32> {
+    n: usize,
+    c0: usize,
+    c1: usize,
+    nv: usize,
+    lo: V::V,
+    hi: V::V,
+    clamp: bool,
+}
+
+/// Writes output row `oh` from a row in slab layout (`[ow][channel vector]`): divisor, result
+/// check, clamp, masked tail.
 ///
 /// # Safety
-/// The vector (or the tail's lanes) at `p` must be writable.
+/// `row` must address `OW * nv` vectors of scratch; the output row must lie in the tile.
 #[inline(always)]
-unsafe fn put<V: SimdF32, const MASKED: bool>(v: V, p: *mut f32, val: V::V, tail: V::Tail) {
-    // SAFETY: forwarded contract.
-    unsafe {
-        if MASKED {
-            v.store_tail(p, val, tail)
+unsafe fn emit<V: SimdF32, R: Sep<V>>(
+    v: V,
+    job: &Job,
+    out: &Out<V>,
+    oh: usize,
+    row: *const f32,
+    mut bad: V::Bad,
+) -> V::Bad {
+    let l = V::LANES;
+    let th = job.h.taps(oh);
+    for ow in 0..job.w.out {
+        let scale = if R::SCALE {
+            let tw = job.w.taps(ow);
+            v.splat(<super::avg::AvgReduce as super::generic::Reduce<V>>::scale(
+                job, oh, ow, th, tw,
+            ))
         } else {
-            v.store(p, val)
+            v.splat(1.0)
+        };
+        // SAFETY: output pixel (n, oh, ow) inside the tile.
+        let px = unsafe {
+            job.dst
+                .add(out.n * job.out_batch + oh * job.out_row + ow * job.out_pixel)
+        };
+        for cv in 0..out.nv {
+            let c = out.c0 + cv * l;
+            // SAFETY: slab vector (ow, cv) of the row (caller).
+            let mut y = unsafe { v.load(row.add((ow * out.nv + cv) * l)) };
+            if R::SCALE {
+                y = v.mul(y, scale);
+            }
+            if out.clamp {
+                y = v.clamp(y, out.lo, out.hi);
+            }
+            // SAFETY: channels c.. of the pixel, masked at the tile's last channel.
+            unsafe {
+                if c + l > out.c1 {
+                    let t = v.tail(out.c1 - c);
+                    if R::SCALE {
+                        bad = v.bad_keep(bad, v.bad_result(v.bad_init(), y), t);
+                    }
+                    v.store_tail(px.add(c), y, t);
+                } else {
+                    if R::SCALE {
+                        bad = v.bad_result(bad, y);
+                    }
+                    v.store(px.add(c), y);
+                }
+            }
         }
     }
+    bad
 }
 
 /// Runs the separable kernel over the tile (stride 1, dilation 1 on both axes).
@@ -159,119 +234,127 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
     let l = V::LANES;
     let (c0, c1) = tile.c;
     let nv = (c1 - c0).div_ceil(l);
+    let width = nv * l; // floats per pixel in scratch
     let (kh, kw) = (job.h.k, job.w.k);
     let (ow_n, oh0, oh1) = (job.w.out, tile.oh.0, tile.oh.1);
     let nr = oh1 - oh0 + kh - 1;
-    let slab_row = ow_n * nv * l; // floats per scratch row
+    let slab_row = ow_n * width;
     let slab = tile.scratch;
-    // SAFETY: the E buffer follows the slab inside the scratch (scratch_len).
-    let e_buf = unsafe { slab.add(nr * slab_row) };
+    // SAFETY: the padded row and the prefix row follow the slab (scratch_len).
+    let (e_buf, p_buf) = unsafe {
+        let e = slab.add(nr * slab_row);
+        (e, e.add((ow_n + kw - 1) * width))
+    };
     let ident = v.splat(R::IDENTITY);
-    let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
     let clamp = job.lo != f32::NEG_INFINITY || job.hi != f32::INFINITY;
     for n in tile.n.0..tile.n.1 {
+        let out = Out::<V> {
+            n,
+            c0,
+            c1,
+            nv,
+            lo: v.splat(job.lo),
+            hi: v.splat(job.hi),
+            clamp,
+        };
         let mut bad = v.bad_init();
-        // Pass 1: each needed input row along W into the slab.
+        // Pass 1: each needed input row, padded, reduced along W into the slab.
         for r in 0..nr {
             let ih = (oh0 + r) as isize - job.h.pad_begin as isize;
-            for cv in 0..nv {
-                let c = c0 + cv * l;
-                let masked = c + l > c1;
-                let t = v.tail(if masked { c1 - c } else { 1 });
-                // SAFETY: scratch indices inside scratch_len; input reads at in-input pixels
-                // and channels below c1 (masked tail).
-                unsafe {
-                    let dst = slab.add(r * slab_row + cv * l);
-                    if ih < 0 || ih >= job.h.input as isize {
-                        for o in 0..ow_n {
-                            v.store(dst.add(o * nv * l), ident);
-                        }
-                        continue;
+            // SAFETY: scratch indices inside scratch_len; input reads at in-input pixels and
+            // channels below c1 (masked tail).
+            unsafe {
+                let dst = slab.add(r * slab_row);
+                if ih < 0 || ih >= job.h.input as isize {
+                    let mut i = 0;
+                    while i < slab_row {
+                        v.store(dst.add(i), ident);
+                        i += l;
                     }
-                    let row = job.src.add(n * job.in_batch + ih as usize * job.in_row + c);
-                    let len = ow_n + kw - 1;
+                    continue;
+                }
+                let row = job.src.add(n * job.in_batch + ih as usize * job.in_row);
+                for j in 0..ow_n + kw - 1 {
+                    let iw = j as isize - job.w.pad_begin as isize;
+                    let inside = iw >= 0 && iw < job.w.input as isize;
+                    let px = row.add(if inside {
+                        iw as usize * job.in_pixel
+                    } else {
+                        0
+                    });
                     let mut prev = ident;
-                    for j in 0..len {
-                        let iw = j as isize - job.w.pad_begin as isize;
-                        let x = if iw < 0 || iw >= job.w.input as isize {
+                    for cv in 0..nv {
+                        let c = c0 + cv * l;
+                        let x = if !inside {
                             ident
+                        } else if c + l > c1 {
+                            v.load_tail(px.add(c), v.tail(c1 - c))
                         } else {
-                            let p = row.add(iw as usize * job.in_pixel);
-                            if masked { v.load_tail(p, t) } else { v.load(p) }
+                            v.load(px.add(c))
                         };
                         if R::CHECK_NAN {
-                            if j % 2 == 1 {
+                            if cv % 2 == 1 {
                                 bad = v.bad_check(bad, prev, x);
-                            } else if j + 1 == len {
+                            } else if cv + 1 == nv {
                                 bad = v.bad_check(bad, x, x);
                             }
                             prev = x;
                         }
-                        v.store(e_buf.add(j * l), x);
-                    }
-                    axis::<V, R, false>(v, e_buf, l, kw, ow_n, dst, nv * l, t);
-                }
-            }
-        }
-        // Pass 2: down each slab column along H into the output.
-        for o in 0..ow_n {
-            for cv in 0..nv {
-                let c = c0 + cv * l;
-                let masked = c + l > c1;
-                let t = v.tail(if masked { c1 - c } else { 1 });
-                // SAFETY: slab column inside scratch; output rows oh0..oh1 of pixel o.
-                unsafe {
-                    let col = slab.add(o * nv * l + cv * l);
-                    let out = job
-                        .dst
-                        .add(n * job.out_batch + oh0 * job.out_row + o * job.out_pixel + c);
-                    if masked {
-                        axis::<V, R, true>(v, col, slab_row, kh, oh1 - oh0, out, job.out_row, t);
-                    } else {
-                        axis::<V, R, false>(v, col, slab_row, kh, oh1 - oh0, out, job.out_row, t);
+                        v.store(e_buf.add(j * width + cv * l), x);
                     }
                 }
+                along_w::<V, R>(v, e_buf, kw, ow_n, dst, width);
             }
         }
-        // Pass 3: divisor, clamp, checks.
-        if R::SCALE || clamp {
-            for oh in oh0..oh1 {
-                let th = job.h.taps(oh);
-                for o in 0..ow_n {
-                    let scale = if R::SCALE {
-                        let tw = job.w.taps(o);
-                        v.splat(<super::avg::AvgReduce as super::generic::Reduce<V>>::scale(
-                            job, oh, o, th, tw,
-                        ))
-                    } else {
-                        v.splat(1.0)
-                    };
-                    for cv in 0..nv {
-                        let c = c0 + cv * l;
-                        let masked = c + l > c1;
-                        let t = v.tail(if masked { c1 - c } else { 1 });
-                        // SAFETY: output (n, oh, o, c..) inside the tile.
-                        unsafe {
-                            let p = job
-                                .dst
-                                .add(n * job.out_batch + oh * job.out_row + o * job.out_pixel + c);
-                            let mut y = if masked { v.load_tail(p, t) } else { v.load(p) };
-                            if R::SCALE {
-                                y = v.mul(y, scale);
-                                bad = if masked {
-                                    v.bad_keep(bad, v.bad_result(v.bad_init(), y), t)
-                                } else {
-                                    v.bad_result(bad, y)
-                                };
-                            }
-                            y = v.clamp(y, lo, hi);
-                            if masked {
-                                v.store_tail(p, y, t)
-                            } else {
-                                v.store(p, y)
-                            }
+        // Pass 2: along H over whole slab rows (contiguous), straight into the output.
+        let n_out = oh1 - oh0;
+        // SAFETY (whole pass): slab rows < nr, the prefix row, output rows of the tile.
+        unsafe {
+            if kh < VHGW_MIN {
+                for o in 0..n_out {
+                    let src0 = slab.add(o * slab_row);
+                    let mut i = 0;
+                    while i < slab_row {
+                        let mut acc = v.load(src0.add(i));
+                        for j in 1..kh {
+                            acc = R::op(v, acc, v.load(src0.add(j * slab_row + i)));
                         }
+                        v.store(p_buf.add(i), acc);
+                        i += l;
                     }
+                    bad = emit::<V, R>(v, job, &out, oh0 + o, p_buf, bad);
+                }
+            } else {
+                let mut s = 0;
+                while s < n_out {
+                    let e = (s + kh).min(nr);
+                    for i in (s..e - 1).rev() {
+                        fold_into::<V, R>(
+                            v,
+                            slab.add(i * slab_row),
+                            slab.add((i + 1) * slab_row),
+                            slab_row,
+                        );
+                    }
+                    bad = emit::<V, R>(v, job, &out, oh0 + s, slab.add(s * slab_row), bad);
+                    for t in 1..kh.min(n_out - s) {
+                        let next = slab.add((s + kh + t - 1) * slab_row);
+                        let suf = slab.add((s + t) * slab_row);
+                        let mut i = 0;
+                        while i < slab_row {
+                            let pre = if t == 1 {
+                                v.load(next.add(i))
+                            } else {
+                                R::op(v, v.load(p_buf.add(i)), v.load(next.add(i)))
+                            };
+                            v.store(p_buf.add(i), pre);
+                            // The output row is formed in the suffix row (not needed again).
+                            v.store(suf.add(i), R::op(v, v.load(suf.add(i)), pre));
+                            i += l;
+                        }
+                        bad = emit::<V, R>(v, job, &out, oh0 + s + t, suf, bad);
+                    }
+                    s += kh;
                 }
             }
         }
