@@ -87,24 +87,53 @@ unsafe fn fold<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
     for (u, a) in acc.iter_mut().enumerate() {
         *a = R::init(v, pre[u]);
     }
+    // With 32 registers, odd taps of a row go to a second set of accumulators, halving the
+    // dependency chain of each (a 3x3 max is latency-bound otherwise).
+    let split = V::LANES >= 16 && t.nw > 1;
+    let mut odd = acc;
     for i in 0..t.nh {
-        for j in 0..t.nw {
-            // SAFETY: tap (i, j) is an in-input pixel (clipped ranges); channels in range.
+        let mut j = 0;
+        while j < t.nw {
+            let pair = split && j + 1 < t.nw;
+            // SAFETY: taps (i, j) and (i, j + 1) (when paired) are in-input pixels (clipped
+            // ranges); channels in range.
             let p = unsafe { t.base.add(i * t.step_h + j * t.step_w + c) };
-            for (u, a) in acc.iter_mut().enumerate() {
+            for u in 0..U2 {
                 // SAFETY: as above.
-                let x = unsafe {
-                    if MASKED {
-                        v.load_tail(p, tail)
-                    } else {
-                        v.load(p.add(u * l))
-                    }
-                };
-                *a = R::step(v, *a, x, pre[u]);
+                let x = unsafe { load::<V, MASKED>(v, p.add(u * l), tail) };
+                acc[u] = R::step(v, acc[u], x, pre[u]);
+                if pair {
+                    // SAFETY: as above.
+                    let y = unsafe { load::<V, MASKED>(v, p.add(t.step_w + u * l), tail) };
+                    odd[u] = R::step(v, odd[u], y, pre[u]);
+                }
             }
+            j += if pair { 2 } else { 1 };
+        }
+    }
+    if split {
+        for u in 0..U2 {
+            acc[u] = R::merge(v, acc[u], odd[u]);
         }
     }
     acc
+}
+
+/// A full or masked load (a function, not a closure, so that it inlines into the tier's
+/// features). Masked loads ignore the offset's vector index: only vector 0 is ever masked.
+///
+/// # Safety
+/// `LANES` floats (or the tail's) at `p` must be readable.
+#[inline(always)]
+unsafe fn load<V: SimdF32, const MASKED: bool>(v: V, p: *const f32, tail: V::Tail) -> V::V {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if MASKED {
+            v.load_tail(p, tail)
+        } else {
+            v.load(p)
+        }
+    }
 }
 
 /// `max |x|` over every tap, NaN-propagating (the first pass of two-pass reductions).
