@@ -87,33 +87,15 @@ unsafe fn fold<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
     for (u, a) in acc.iter_mut().enumerate() {
         *a = R::init(v, pre[u]);
     }
-    // With 32 registers, odd taps of a row go to a second set of accumulators, halving the
-    // dependency chain of each (a 3x3 max is latency-bound otherwise).
-    let split = V::LANES >= 16 && t.nw > 1;
-    let mut odd = acc;
     for i in 0..t.nh {
-        let mut j = 0;
-        while j < t.nw {
-            let pair = split && j + 1 < t.nw;
-            // SAFETY: taps (i, j) and (i, j + 1) (when paired) are in-input pixels (clipped
-            // ranges); channels in range.
+        for j in 0..t.nw {
+            // SAFETY: tap (i, j) is an in-input pixel (clipped ranges); channels in range.
             let p = unsafe { t.base.add(i * t.step_h + j * t.step_w + c) };
             for u in 0..U2 {
                 // SAFETY: as above.
                 let x = unsafe { load::<V, MASKED>(v, p.add(u * l), tail) };
                 acc[u] = R::step(v, acc[u], x, pre[u]);
-                if pair {
-                    // SAFETY: as above.
-                    let y = unsafe { load::<V, MASKED>(v, p.add(t.step_w + u * l), tail) };
-                    odd[u] = R::step(v, odd[u], y, pre[u]);
-                }
             }
-            j += if pair { 2 } else { 1 };
-        }
-    }
-    if split {
-        for u in 0..U2 {
-            acc[u] = R::merge(v, acc[u], odd[u]);
         }
     }
     acc
