@@ -22,7 +22,7 @@ const OPS: &[&str] = &[
 ];
 const DTYPES: &[&str] = &["f32"];
 /// Families: a match naming a problem class whose kernel decides at plan time (cost rule).
-const FAMILIES: &[&str] = &[];
+const FAMILIES: &[&str] = &["s1"];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Tier {

@@ -21,6 +21,9 @@ pub enum Status {
 pub enum Match {
     /// Any window, stride, dilation, padding and ceil mode (`kany`).
     Any,
+    /// A family of problems whose kernel decides at plan time by a cost rule: `s1` is stride 1
+    /// and dilation 1 on both axes, any window and padding.
+    Family(&'static str),
     /// Exactly this kernel and stride, dilation 1, any padding (`k{KH}x{KW}s{S}`).
     Window {
         /// Kernel height.
@@ -64,7 +67,24 @@ impl fmt::Debug for KernelInfo {
     }
 }
 
+/// The cost rule of the stride-1 family: van Herk / Gil-Werman (max) or block sums (average)
+/// from [`crate::kernels::separable::VHGW_MIN`] taps on the longer axis, separable sliding
+/// windows below.
+fn family_rule(algorithm: &str, spec: &Spec) -> bool {
+    let k = spec.h.k.max(spec.w.k);
+    match algorithm {
+        "vhgw" | "blocksum" => k >= crate::kernels::separable::VHGW_MIN,
+        "sep" => k < crate::kernels::separable::VHGW_MIN,
+        _ => false,
+    }
+}
+
 impl KernelInfo {
+    /// True for the stride-1 separable kernels (tall tiles, scratch).
+    pub(crate) fn is_separable(&self) -> bool {
+        matches!(self.matches, Match::Family("s1"))
+    }
+
     /// True if the kernel computes this problem.
     pub(crate) fn accepts(&self, spec: &Spec) -> bool {
         if self.op != spec.op.kernel_op() || self.dtype != "f32" {
@@ -72,6 +92,14 @@ impl KernelInfo {
         }
         match self.matches {
             Match::Any => true,
+            Match::Family("s1") => {
+                spec.h.s == 1
+                    && spec.w.s == 1
+                    && spec.h.d == 1
+                    && spec.w.d == 1
+                    && family_rule(self.algorithm, spec)
+            }
+            Match::Family(_) => false,
             Match::Window { kh, kw, sh, sw } => {
                 spec.h.k == kh
                     && spec.w.k == kw

@@ -5,8 +5,9 @@
 //! thread or many, computes exactly those tiles with the same code, so results are bitwise
 //! identical for any thread count, stochastic pooling and the exact-fallback paths included.
 
-use crate::kernels::{Job, KernelFn, Tile};
+use crate::kernels::{Job, KernelFn, Tile, separable};
 use crate::plan::{OpSpec, Spec};
+use std::sync::Mutex;
 
 /// Where a run executes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,8 +48,22 @@ pub(crate) struct Partition {
 }
 
 impl Partition {
-    pub(crate) fn new(spec: &Spec) -> Partition {
+    /// The tiles of `spec`; `separable` kernels (stride-1 family) take tall tiles of 64
+    /// channels, so that the rows they share are recomputed rarely.
+    pub(crate) fn new(spec: &Spec, separable: bool) -> Partition {
         let (n, rows, ow, c) = (spec.input.n(), spec.h.out, spec.w.out, spec.input.c());
+        if separable {
+            let row_chunk = separable::rows_per_tile(spec.h.k, ow, rows);
+            return Partition {
+                n,
+                rows,
+                row_chunk,
+                row_chunks: rows.div_ceil(row_chunk),
+                c,
+                c_chunk: separable::CHANNELS,
+                c_chunks: c.div_ceil(separable::CHANNELS),
+            };
+        }
         let global = matches!(
             spec.op,
             OpSpec::GlobalMax | OpSpec::GlobalAvg | OpSpec::GlobalLp(_)
@@ -90,7 +105,84 @@ impl Partition {
             n: (n, n + 1),
             oh: (r0, (r0 + self.row_chunk).min(self.rows)),
             c: (c0, (c0 + self.c_chunk).min(self.c)),
+            scratch: std::ptr::null_mut(),
         }
+    }
+
+    /// Output rows of the tallest tile.
+    pub(crate) fn max_rows(&self) -> usize {
+        self.row_chunk
+    }
+}
+
+/// Per-thread scratch of a plan. Slot 0 is allocated with the plan, so a run on the calling
+/// thread allocates nothing; further slots (for pool threads, or concurrent runs of one plan)
+/// are allocated on first use and kept.
+pub(crate) struct Scratch {
+    len: usize,
+    slots: Box<[Slot]>,
+}
+
+/// One thread's scratch, allocated on first use (slot 0 with the plan).
+type Slot = Mutex<Option<Box<[f32]>>>;
+
+impl Scratch {
+    pub(crate) fn new(len: usize) -> Scratch {
+        let n = if len == 0 {
+            0
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(64)
+                + 1
+        };
+        let slots = (0..n)
+            .map(|i| Mutex::new((i == 0).then(|| vec![0.0f32; len].into_boxed_slice())))
+            .collect();
+        Scratch { len, slots }
+    }
+
+    /// Runs `f` with exclusive use of a slot's floats (null when the kernel needs none);
+    /// `hint` picks the slot to try first (a pool thread's index).
+    fn with<T>(&self, hint: usize, f: impl FnOnce(*mut f32) -> T) -> T {
+        if self.len == 0 {
+            return f(std::ptr::null_mut());
+        }
+        let n = self.slots.len();
+        let guard = (0..n)
+            .find_map(|i| self.slots[(hint + i) % n].try_lock().ok())
+            .unwrap_or_else(|| {
+                self.slots[hint % n]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+            });
+        let mut guard = guard;
+        let buf = guard.get_or_insert_with(|| vec![0.0f32; self.len].into_boxed_slice());
+        f(buf.as_mut_ptr())
+    }
+}
+
+impl Scratch {
+    /// Floats per slot.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Clone for Scratch {
+    fn clone(&self) -> Scratch {
+        Scratch::new(self.len)
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Scratch({} floats x {} slots)",
+            self.len,
+            self.slots.len()
+        )
     }
 }
 
@@ -120,14 +212,22 @@ pub(crate) unsafe fn run(
     func: KernelFn,
     job: &Job,
     part: &Partition,
+    scratch: &Scratch,
     threads: Threads<'_>,
     bytes: usize,
 ) {
     let sequential = || {
-        for t in 0..part.len() {
-            // SAFETY: forwarded contract; tiles lie inside the output.
-            unsafe { func(job, &part.tile(t)) };
-        }
+        scratch.with(0, |buf| {
+            for t in 0..part.len() {
+                let tile = Tile {
+                    scratch: buf,
+                    ..part.tile(t)
+                };
+                // SAFETY: forwarded contract; tiles lie inside the output; the scratch slot is
+                // ours for the whole loop and sized by the plan for every tile.
+                unsafe { func(job, &tile) };
+            }
+        })
     };
     if bytes < PARALLEL_MIN_BYTES || part.len() < 2 {
         return sequential();
@@ -135,11 +235,11 @@ pub(crate) unsafe fn run(
     match threads {
         Threads::Current => sequential(),
         #[cfg(feature = "rayon")]
-        Threads::Global => parallel(func, &Shared(job), part),
+        Threads::Global => parallel(func, &Shared(job), part, scratch),
         #[cfg(feature = "rayon")]
         Threads::Pool(pool) => {
             let shared = Shared(job);
-            pool.install(|| parallel(func, &shared, part))
+            pool.install(|| parallel(func, &shared, part, scratch))
         }
         #[cfg(not(feature = "rayon"))]
         _ => sequential(),
@@ -147,10 +247,18 @@ pub(crate) unsafe fn run(
 }
 
 #[cfg(feature = "rayon")]
-fn parallel(func: KernelFn, shared: &Shared<'_>, part: &Partition) {
+fn parallel(func: KernelFn, shared: &Shared<'_>, part: &Partition, scratch: &Scratch) {
     use rayon::prelude::*;
     (0..part.len()).into_par_iter().for_each(|t| {
-        // SAFETY: see `Shared`; each tile is computed by exactly one thread.
-        unsafe { func(shared.job(), &part.tile(t)) };
+        let hint = rayon::current_thread_index().map_or(0, |i| i + 1);
+        scratch.with(hint, |buf| {
+            let tile = Tile {
+                scratch: buf,
+                ..part.tile(t)
+            };
+            // SAFETY: see `Shared`; each tile is computed by exactly one thread, with a scratch
+            // slot it holds exclusively.
+            unsafe { func(shared.job(), &tile) };
+        })
     });
 }

@@ -4,7 +4,7 @@ use crate::dispatch::{self, KernelInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::geometry::{self, Axis};
 use crate::kernels::Job;
-use crate::parallel::{self, Partition, Threads};
+use crate::parallel::{self, Partition, Scratch, Threads};
 use crate::params::{Divisor, GlobalOp, PoolParams, Pooling, StochasticMode, WindowOp};
 use crate::reference;
 use crate::tensor::{Element, Shape, Strides, TensorView, TensorViewMut};
@@ -230,6 +230,7 @@ enum Selected {
 pub struct Plan<T: Element = f32> {
     spec: Spec,
     part: Partition,
+    scratch: Scratch,
     selected: Selected,
     fallback: bool,
     _t: PhantomData<fn() -> T>,
@@ -257,8 +258,10 @@ impl Plan<f32> {
                 None => (Selected::Reference, true),
             },
         };
+        let (part, scratch) = layout(&spec, selected);
         Ok(Plan {
-            part: Partition::new(&spec),
+            part,
+            scratch,
             spec,
             selected,
             fallback,
@@ -292,8 +295,10 @@ impl Plan<f32> {
                 "does not implement this operator and window",
             ));
         }
+        let (part, scratch) = layout(&spec, Selected::Kernel(k));
         Ok(Plan {
-            part: Partition::new(&spec),
+            part,
+            scratch,
             spec,
             selected: Selected::Kernel(k),
             fallback: false,
@@ -329,6 +334,13 @@ impl Plan<f32> {
             Selected::Reference => None,
             Selected::Kernel(k) => Some(k.tier),
         }
+    }
+
+    /// Scratch floats the plan keeps per concurrently running tile (0 for most kernels; the
+    /// stride-1 separable kernels hold a slab of rows there). One slot is allocated with the
+    /// plan; pool threads get their own on first use.
+    pub fn scratch_floats(&self) -> usize {
+        self.scratch.len()
     }
 
     /// True if a tier was asked for but this operator has no vector kernel yet, so the plan
@@ -441,7 +453,17 @@ impl Plan<f32> {
                 // that their buffers hold every element their strides address; the kernel's
                 // tier is available (checked when the plan was made) and it accepts the spec;
                 // the partition's tiles cover the output without overlap.
-                unsafe { parallel::run(k.func, &job, &self.part, threads, bytes) };
+                unsafe { parallel::run(k.func, &job, &self.part, &self.scratch, threads, bytes) };
+                #[cfg(feature = "check")]
+                if let Err(m) = crate::check::compare(self, input, output.as_view(), seed) {
+                    panic!(
+                        "simdpool check feature: {m}\n  plan: {:?}\n  input shape {} strides {:?}, output strides {:?}, seed {seed}",
+                        self.spec,
+                        input.shape(),
+                        input.strides(),
+                        output.strides()
+                    );
+                }
             }
         }
         Ok(())
@@ -473,6 +495,18 @@ impl Plan<f32> {
             op: self.spec.op,
         }
     }
+}
+
+/// The partition and scratch of a plan's kernel.
+fn layout(spec: &Spec, selected: Selected) -> (Partition, Scratch) {
+    let separable = matches!(selected, Selected::Kernel(k) if k.is_separable());
+    let part = Partition::new(spec, separable);
+    let len = if separable {
+        crate::kernels::separable::scratch_len(spec.h.k, spec.w.k, spec.w.out, part.max_rows())
+    } else {
+        0
+    };
+    (part, Scratch::new(len))
 }
 
 /// (batch, row, pixel) strides; 1-D tensors have no row (their H axis has size 1).

@@ -36,8 +36,16 @@ fn w(name: &'static str, params: PoolParams, n: usize, hw: usize, c: usize) -> W
     }
 }
 
-/// The 14 workloads of BASELINES.md, in its order.
+/// The workloads `simdpool bench` runs: the 14 of BASELINES.md in its order, then those later
+/// issues added (stride-1 windows of growing size, real-p Lp, stochastic pooling).
 pub fn standard() -> Vec<Workload> {
+    let mut v = baselines();
+    v.extend(added());
+    v
+}
+
+/// The 14 workloads of BASELINES.md, in its order.
+pub fn baselines() -> Vec<Workload> {
     let ex = Divisor::ExcludePad;
     vec![
         w("tiny_max2x2", PoolParams::max(win(2, 2, 0)), 1, 2, 16),
@@ -79,6 +87,61 @@ pub fn standard() -> Vec<Workload> {
         ),
         w("gap_7x2048_b8", PoolParams::global_avg(), 8, 7, 2048),
     ]
+}
+
+/// Workloads added after BASELINES.md (same naming: op, window, stride, padding, size x C).
+pub fn added() -> Vec<Workload> {
+    let ex = Divisor::ExcludePad;
+    let mut v = vec![
+        w("max3s1p1_20x512", PoolParams::max(win(3, 1, 1)), 1, 20, 512),
+        w("max9s1p4_20x512", PoolParams::max(win(9, 1, 4)), 1, 20, 512),
+        w(
+            "max13s1p6_20x512",
+            PoolParams::max(win(13, 1, 6)),
+            1,
+            20,
+            512,
+        ),
+        w(
+            "avg7s1p3_28x256",
+            PoolParams::avg(win(7, 1, 3), ex),
+            1,
+            28,
+            256,
+        ),
+        w(
+            "avg3s1p1_28x256",
+            PoolParams::avg(win(3, 1, 1), ex),
+            1,
+            28,
+            256,
+        ),
+        w(
+            "lp3_3s2_56x64",
+            PoolParams::lp(win(3, 2, 0), 3.0),
+            1,
+            56,
+            64,
+        ),
+        w(
+            "stoch_train3s2_112x64",
+            PoolParams::stochastic_train(win(3, 2, 1), 0),
+            1,
+            112,
+            64,
+        ),
+        w(
+            "stoch_infer3s2_112x64",
+            PoolParams::stochastic_inference(win(3, 2, 1)),
+            1,
+            112,
+            64,
+        ),
+    ];
+    for x in v.iter_mut().filter(|x| x.name.starts_with("stoch")) {
+        x.nonnegative = true;
+    }
+    v
 }
 
 /// The workload's input: seeded standard-normal values (Box-Muller over xorshift64*).

@@ -13,7 +13,11 @@ const SAMPLES: usize = 31;
 const SAMPLE_TIME: Duration = Duration::from_millis(2);
 
 pub(crate) fn main(argv: &[String]) -> Result<(), String> {
-    let a = args::parse(argv, &["--threads", "--isa", "--filter"], &["--json"])?;
+    let a = args::parse(
+        argv,
+        &["--threads", "--isa", "--filter"],
+        &["--json", "--all-kernels"],
+    )?;
     if let Some(p) = a.positionals.first() {
         return Err(format!("unexpected argument '{p}'"));
     }
@@ -32,6 +36,9 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
         .collect();
     if list.is_empty() {
         return Err(format!("--filter = '{filter}': no workload matches"));
+    }
+    if a.has("--all-kernels") {
+        return all_kernels(&list, json);
     }
     if !json {
         println!(
@@ -145,4 +152,61 @@ fn time(
         .collect();
     t.sort_by(f64::total_cmp);
     Ok(t[t.len() / 2])
+}
+
+/// `--all-kernels`: every registry kernel that accepts each workload (experimental ones too),
+/// on this CPU's tiers, one thread, in one sitting: the data behind each manifest status.
+fn all_kernels(list: &[Workload], json: bool) -> Result<(), String> {
+    if !json {
+        println!(
+            "{:<22} {:<34} {:>11} {:>9}",
+            "workload", "kernel", "median_us", "vs_best"
+        );
+    }
+    for w in list {
+        eprintln!("bench: {} (all kernels) ...", w.name);
+        let x = workloads::input(w, 42).map_err(|e| e.to_string())?;
+        let mut rows = Vec::new();
+        for k in simdpool::registry() {
+            let Ok(plan) = Plan::with_kernel(&w.params, w.shape, k.name) else {
+                continue;
+            };
+            let mut y = Tensor::zeros(plan.output_shape()).map_err(|e| e.to_string())?;
+            plan.run(x.view(), y.view_mut())
+                .map_err(|e| e.to_string())?;
+            simdpool::check::compare(&plan, x.view(), y.view(), 0)
+                .map_err(|m| format!("{}: {} differs from the reference: {m}", w.name, k.name))?;
+            let us = time(|| plan.run(x.view(), y.view_mut()), SAMPLES, SAMPLE_TIME)?;
+            rows.push((k.name, us));
+        }
+        let best = Plan::new(&w.params, w.shape, Isa::Best).map_err(|e| e.to_string())?;
+        let best_us = rows
+            .iter()
+            .find(|(n, _)| *n == best.kernel_name())
+            .map(|r| r.1)
+            .unwrap_or(f64::NAN);
+        for (name, us) in rows {
+            if json {
+                println!(
+                    "{{\"workload\":\"{}\",\"kernel\":\"{name}\",\"median_us\":{us:.4},\"picked\":{}}}",
+                    w.name,
+                    name == best.kernel_name()
+                );
+            } else {
+                println!(
+                    "{:<22} {:<34} {:>11.3} {:>8.2}x{}",
+                    w.name,
+                    name,
+                    us,
+                    best_us / us,
+                    if name == best.kernel_name() {
+                        "  <- picked"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
 }

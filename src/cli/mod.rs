@@ -54,6 +54,7 @@ usage: simdpool <command> [options]
 commands:
   info    CPU features, available tiers, the tier `best` picks, and the kernel registry
   bench   time the standard workloads: [--json] [--threads N] [--isa X] [--filter S]
+          [--all-kernels] (every registry kernel that accepts each workload, side by side)
   run     pool an .npy file (NHWC f32, rank 4) into another:
           --op <max|avg|lp|stochastic|global-max|global-avg|global-lp>
           [--kernel KH,KW] [--stride SH,SW] [--dilation DH,DW]

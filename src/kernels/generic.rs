@@ -91,20 +91,31 @@ unsafe fn fold<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
         for j in 0..t.nw {
             // SAFETY: tap (i, j) is an in-input pixel (clipped ranges); channels in range.
             let p = unsafe { t.base.add(i * t.step_h + j * t.step_w + c) };
-            for (u, a) in acc.iter_mut().enumerate() {
+            for u in 0..U2 {
                 // SAFETY: as above.
-                let x = unsafe {
-                    if MASKED {
-                        v.load_tail(p, tail)
-                    } else {
-                        v.load(p.add(u * l))
-                    }
-                };
-                *a = R::step(v, *a, x, pre[u]);
+                let x = unsafe { load::<V, MASKED>(v, p.add(u * l), tail) };
+                acc[u] = R::step(v, acc[u], x, pre[u]);
             }
         }
     }
     acc
+}
+
+/// A full or masked load (a function, not a closure, so that it inlines into the tier's
+/// features). Masked loads ignore the offset's vector index: only vector 0 is ever masked.
+///
+/// # Safety
+/// `LANES` floats (or the tail's) at `p` must be readable.
+#[inline(always)]
+unsafe fn load<V: SimdF32, const MASKED: bool>(v: V, p: *const f32, tail: V::Tail) -> V::V {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if MASKED {
+            v.load_tail(p, tail)
+        } else {
+            v.load(p)
+        }
+    }
 }
 
 /// `max |x|` over every tap, NaN-propagating (the first pass of two-pass reductions).

@@ -10,6 +10,7 @@ pub(crate) mod generic;
 pub(crate) mod global;
 pub(crate) mod lp;
 pub(crate) mod max;
+pub(crate) mod separable;
 pub(crate) mod stochastic;
 pub(crate) mod window;
 
@@ -45,6 +46,8 @@ pub(crate) struct Tile {
     pub n: (usize, usize),
     pub oh: (usize, usize),
     pub c: (usize, usize),
+    /// Scratch floats for this call (the plan sizes them per kernel; null when none).
+    pub scratch: *mut f32,
 }
 
 /// A kernel entry point (a generated `#[target_feature]` shim).

@@ -177,7 +177,7 @@ unsafe fn column<V: SimdF32, R: Columns<V>, const KH: usize, const U: usize, con
     iw: usize,
     c: usize,
     tail: V::Tail,
-    bad: &mut V::Bad,
+    bad: &mut [V::Bad; U],
 ) -> [V::V; U] {
     let l = V::LANES;
     let mut out = [v.splat(0.0); U];
@@ -196,11 +196,15 @@ unsafe fn column<V: SimdF32, R: Columns<V>, const KH: usize, const U: usize, con
             };
         }
         if R::CHECK_NAN {
-            let mut r = 0;
+            // A short local chain, then one OR into this vector's own accumulator: one long
+            // chain through a single mask register would serialise the whole strip.
+            let mut b = v.bad_check(v.bad_init(), x[0], x[if KH > 1 { 1 } else { 0 }]);
+            let mut r = 2;
             while r < KH {
-                *bad = v.bad_check(*bad, x[r], x[if r + 1 < KH { r + 1 } else { r }]);
+                b = v.bad_check(b, x[r], x[if r + 1 < KH { r + 1 } else { r }]);
                 r += 2;
             }
+            bad[u] = v.bad_or(bad[u], b);
         }
         let mut acc = R::first(v, x[0]);
         for &xr in &x[1..] {
@@ -232,11 +236,12 @@ unsafe fn strip<
     c: usize,
     tail: V::Tail,
     scale: V::V,
-    mut bad: V::Bad,
+    bad_in: V::Bad,
 ) -> V::Bad {
     let l = V::LANES;
     let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
     let (ir, ip) = (job.in_row, job.in_pixel);
+    let mut bad = [v.bad_init(); U];
     let mut cols = [[v.splat(0.0); U]; KW];
     for (j, col) in cols.iter_mut().enumerate() {
         // SAFETY: column j of the first window (caller's interior).
@@ -251,10 +256,10 @@ unsafe fn strip<
             }
             let mut y = R::output(v, acc, scale);
             if R::CHECK_RESULT {
-                bad = if MASKED {
-                    v.bad_keep(bad, R::check(v, v.bad_init(), y), tail)
+                bad[u] = if MASKED {
+                    v.bad_keep(bad[u], R::check(v, v.bad_init(), y), tail)
                 } else {
-                    R::check(v, bad, y)
+                    R::check(v, bad[u], y)
                 };
             }
             if CLAMP {
@@ -286,7 +291,11 @@ unsafe fn strip<
             };
         }
     }
-    bad
+    let mut all = bad_in;
+    for b in bad {
+        all = v.bad_or(all, b);
+    }
+    all
 }
 
 /// A window kernel without column reuse, for reductions whose state is not one vector per

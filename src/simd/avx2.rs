@@ -290,6 +290,12 @@ impl SimdF32 for Avx2 {
     }
 
     #[inline(always)]
+    fn bad_or(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see splat.
+        unsafe { _mm256_or_ps(a, b) }
+    }
+
+    #[inline(always)]
     fn bad_if(self, acc: __m256, m: __m256) -> __m256 {
         // SAFETY: see splat.
         unsafe { _mm256_or_ps(acc, m) }

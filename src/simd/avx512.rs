@@ -260,6 +260,11 @@ impl SimdF32 for Avx512 {
     }
 
     #[inline(always)]
+    fn bad_or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        a | b
+    }
+
+    #[inline(always)]
     fn bad_if(self, acc: __mmask16, m: __mmask16) -> __mmask16 {
         acc | m
     }

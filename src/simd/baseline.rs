@@ -223,6 +223,11 @@ impl SimdF32 for Baseline {
     }
 
     #[inline(always)]
+    fn bad_or(self, a: f32x4, b: f32x4) -> f32x4 {
+        a | b
+    }
+
+    #[inline(always)]
     fn bad_if(self, acc: f32x4, m: f32x4) -> f32x4 {
         acc | m
     }

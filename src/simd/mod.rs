@@ -132,6 +132,8 @@ pub(crate) trait SimdF32: Copy {
     /// Marks the lanes where `y` is NaN, infinite or subnormal: results an f32 sum may have
     /// got wrong (overflow, or a rounded reciprocal at a tie); callers recompute them exactly.
     fn bad_result(self, acc: Self::Bad, y: Self::V) -> Self::Bad;
+    /// Lanes marked in either.
+    fn bad_or(self, a: Self::Bad, b: Self::Bad) -> Self::Bad;
     /// Marks the lanes where `m` is set.
     fn bad_if(self, acc: Self::Bad, m: Self::M) -> Self::Bad;
     /// Marks the lanes where `good` is false.

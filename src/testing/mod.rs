@@ -173,10 +173,34 @@ pub(crate) fn channel_sweep(l: usize) -> Vec<usize> {
 }
 
 /// Windows the sweep runs for a kernel's match.
-fn windows(m: Match) -> Vec<Window> {
+fn windows(m: Match, algorithm: &str) -> Vec<Window> {
+    let p = Padding::explicit;
     match m {
+        Match::Family(_) if algorithm == "sep" => vec![
+            Window::new([1, 1]),
+            Window::new([2, 2]),
+            Window::new([3, 1]).padding(p([2, 0], [1, 0])),
+            Window::new([1, 4])
+                .padding(p([0, 3], [0, 1]))
+                .ceil_mode(true),
+            Window::new([4, 3]).padding(Padding::SameUpper),
+            Window::new([3, 3]).padding(Padding::SameLower),
+            Window::new([2, 4]).padding(p([1, 2], [0, 3])),
+        ],
+        Match::Family(_) => vec![
+            Window::new([5, 5]).padding(Padding::symmetric([2, 2])),
+            Window::new([9, 9]).padding(Padding::symmetric([4, 4])),
+            Window::new([13, 13]).padding(Padding::symmetric([6, 6])),
+            Window::new([5, 1]),
+            Window::new([1, 7]).padding(p([0, 6], [0, 0])),
+            Window::new([6, 11])
+                .padding(p([5, 0], [0, 10]))
+                .ceil_mode(true),
+            Window::new([7, 2]).padding(Padding::SameUpper),
+            Window::new([2, 8]).padding(Padding::SameLower),
+            Window::new([10, 5]).padding(p([3, 4], [9, 1])),
+        ],
         Match::Any => {
-            let p = Padding::explicit;
             vec![
                 Window::new([1, 1]),
                 Window::new([2, 2]).stride([2, 2]),
@@ -300,8 +324,12 @@ pub(crate) fn check_registry_kernel(name: &str) {
             panic!("{e}");
         }
     };
-    let sizes = [(1, 1), (2, 2), (1, 3), (3, 4), (2, 5)];
-    let mut wins = windows(k.matches);
+    let mut sizes = vec![(1, 1), (2, 2), (1, 3), (3, 4), (2, 5)];
+    if matches!(k.matches, Match::Family(_)) {
+        // Several van Herk / Gil-Werman blocks per axis, and ragged last blocks.
+        sizes.extend([(5, 17), (17, 2)]);
+    }
+    let mut wins = windows(k.matches, k.algorithm);
     if k.op.starts_with('g') {
         // Global pooling ignores the window: one pass of the sweep is enough.
         wins.truncate(1);
@@ -313,7 +341,14 @@ pub(crate) fn check_registry_kernel(name: &str) {
                 .filter_map(|&(oh, ow)| Some((input_for(&w, 0, oh)?, input_for(&w, 1, ow)?)))
                 .collect();
             for (si, &(h, wd)) in shapes.iter().enumerate() {
-                for &c in &channel_sweep(l) {
+                // The large shapes (several blocks per axis) need fewer channel counts: one
+                // with a vector tail, one with a full block and a tail.
+                let chans = if si < 5 {
+                    channel_sweep(l)
+                } else {
+                    vec![4 * l + 3]
+                };
+                for &c in &chans {
                     let base = Tester::new(params, h, wd, c);
                     run(&Tester {
                         values: (si * 131 + c) as u64,
