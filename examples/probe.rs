@@ -3,13 +3,22 @@ use simdpool::*;
 use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let kernel = args.get(1).cloned().unwrap_or("max_f32_k3x3s2__avx512".into());
+    let kernel = args
+        .get(1)
+        .cloned()
+        .unwrap_or("max_f32_k3x3s2__avx512".into());
     let c: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(64);
     let (k, s, p) = (3, 2, 1);
     for hw in [8, 12, 16, 24, 32, 56, 112, 224] {
-        let params = PoolParams::max(Window::new([k, k]).stride([s, s]).padding(Padding::symmetric([p, p])));
+        let params = PoolParams::max(
+            Window::new([k, k])
+                .stride([s, s])
+                .padding(Padding::symmetric([p, p])),
+        );
         let shape = Shape::nhwc(1, hw, hw, c);
-        let Ok(plan) = Plan::with_kernel(&params, shape, &kernel) else { continue };
+        let Ok(plan) = Plan::with_kernel(&params, shape, &kernel) else {
+            continue;
+        };
         let x = Tensor::from_fn(shape, |i| ((i * 7919) % 1000) as f32).unwrap();
         let mut y = Tensor::zeros(plan.output_shape()).unwrap();
         let outs = plan.output_shape().num_elements().unwrap() as f64 / 16.0;
@@ -17,10 +26,16 @@ fn main() {
         let mut best = f64::MAX;
         for _ in 0..15 {
             let t = Instant::now();
-            for _ in 0..reps { plan.run(x.view(), y.view_mut()).unwrap(); }
+            for _ in 0..reps {
+                plan.run(x.view(), y.view_mut()).unwrap();
+            }
             best = best.min(t.elapsed().as_secs_f64() / reps as f64);
         }
         let kb = (shape.num_elements().unwrap() * 4) / 1024;
-        println!("{kernel} {hw:>4}x{hw:<4} in {kb:>6} KiB: {:>8.3} us  {:.3} ns/vec16", best * 1e6, best * 1e9 / outs);
+        println!(
+            "{kernel} {hw:>4}x{hw:<4} in {kb:>6} KiB: {:>8.3} us  {:.3} ns/vec16",
+            best * 1e6,
+            best * 1e9 / outs
+        );
     }
 }

@@ -283,9 +283,9 @@ impl SimdF32 for Avx2 {
                 _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(f32::MIN_POSITIVE)),
                 _mm256_cmp_ps::<_CMP_NEQ_OQ>(a, _mm256_setzero_ps()),
             );
-            // Not-less-than, unordered: inf and NaN.
-            let nonfinite = _mm256_cmp_ps::<_CMP_NLT_UQ>(a, _mm256_set1_ps(f32::INFINITY));
-            _mm256_or_ps(acc, _mm256_or_ps(tiny, nonfinite))
+            // Not-less-than, unordered: huge values, inf and NaN.
+            let huge = _mm256_cmp_ps::<_CMP_NLT_UQ>(a, _mm256_set1_ps(super::HUGE));
+            _mm256_or_ps(acc, _mm256_or_ps(tiny, huge))
         }
     }
 

@@ -1,6 +1,7 @@
 //! Baseline tier: `wide::f32x4` (SSE2 on x86-64, NEON on aarch64, simd128 on wasm32 when
 //! enabled at compile time, scalar elsewhere). No intrinsics, so no target features.
 
+use super::HUGE;
 use super::SimdF32;
 use wide::{f32x4, f64x2, i32x4, u32x4};
 
@@ -217,9 +218,9 @@ impl SimdF32 for Baseline {
     fn bad_result(self, acc: f32x4, y: f32x4) -> f32x4 {
         let a = y.abs();
         let tiny = a.simd_lt(f32x4::splat(f32::MIN_POSITIVE)) & a.simd_ne(f32x4::splat(0.0));
-        // !(a < inf) holds for inf and NaN.
-        let nonfinite = !a.simd_lt(f32x4::splat(f32::INFINITY));
-        acc | tiny | nonfinite
+        // !(a < 2^127) holds for huge values, inf and NaN.
+        let huge = !a.simd_lt(f32x4::splat(HUGE));
+        acc | tiny | huge
     }
 
     #[inline(always)]

@@ -18,6 +18,10 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::Avx512;
 
+/// `2^127`: results at least this large are near the f32 overflow threshold, where the
+/// reference's single rounding and an f32 accumulation may disagree (see `bad_result`).
+pub(crate) const HUGE: f32 = 1.701_411_8e38;
+
 /// f32 vectors of one tier. Every method is `#[inline(always)]` in the implementations.
 ///
 /// Loads and stores take raw pointers: the caller guarantees `LANES` (or the tail's count of)
@@ -129,8 +133,10 @@ pub(crate) trait SimdF32: Copy {
     /// Marks the lanes where `a` or `b` is NaN (may also mark `a = inf, b = -inf`: callers use
     /// it only to choose an exact fallback).
     fn bad_check(self, acc: Self::Bad, a: Self::V, b: Self::V) -> Self::Bad;
-    /// Marks the lanes where `y` is NaN, infinite or subnormal: results an f32 sum may have
-    /// got wrong (overflow, or a rounded reciprocal at a tie); callers recompute them exactly.
+    /// Marks the lanes where `y` is NaN, infinite, subnormal or at least `2^127` in magnitude:
+    /// results f32 arithmetic may have got wrong (an overflow, a rounding across the overflow
+    /// threshold that the reference's single rounding does not make, or a rounded reciprocal
+    /// at a subnormal tie); callers recompute them exactly.
     fn bad_result(self, acc: Self::Bad, y: Self::V) -> Self::Bad;
     /// Lanes marked in either.
     fn bad_or(self, a: Self::Bad, b: Self::Bad) -> Self::Bad;
