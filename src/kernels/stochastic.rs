@@ -129,7 +129,9 @@ pub(crate) unsafe fn train_window<
                 let inside = oh >= oh_lo && oh < oh_hi && ow >= ow_lo && ow < ow_hi;
                 // SAFETY: forwarded contract; interior windows are whole (Axis::interior).
                 unsafe {
-                    if inside {
+                    if inside && KH * KW <= MAX_HELD {
+                        train_pixel_held::<V, KH, KW>(v, job, n, oh, ow, tile.c)
+                    } else if inside {
                         train_pixel(v, job, n, oh, ow, (0, KH), (0, KW), tile.c)
                     } else {
                         train_pixel(v, job, n, oh, ow, job.h.taps(oh), job.w.taps(ow), tile.c)
@@ -137,6 +139,88 @@ pub(crate) unsafe fn train_window<
                 }
             }
         }
+    }
+}
+
+/// Taps a fixed window keeps in registers (values and running sums).
+const MAX_HELD: usize = 9;
+
+/// One interior pixel of a fixed `KH x KW` window (at most [`MAX_HELD`] taps): one pass keeps
+/// every tap and its running f32 prefix sum in registers; the prefix sums never decrease, so
+/// the first tap whose prefix exceeds `t = u * S` is found with one compare and one blend per
+/// tap, walking back from the last.
+///
+/// # Safety
+/// As [`train_pixel`], with the whole window inside the input.
+#[inline(always)]
+unsafe fn train_pixel_held<V: SimdF32, const KH: usize, const KW: usize>(
+    v: V,
+    job: &Job,
+    n: usize,
+    oh: usize,
+    ow: usize,
+    (c0, c1): (usize, usize),
+) {
+    let l = V::LANES;
+    let ih0 = oh * job.h.s - job.h.pad_begin;
+    let iw0 = ow * job.w.s - job.w.pad_begin;
+    // SAFETY: the window's first tap and the output pixel lie inside the validated buffers.
+    let (base, out) = unsafe {
+        (
+            job.src
+                .add(n * job.in_batch + ih0 * job.in_row + iw0 * job.in_pixel),
+            job.dst
+                .add(n * job.out_batch + oh * job.out_row + ow * job.out_pixel),
+        )
+    };
+    let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
+    let zero = v.splat(0.0);
+    let mut bad = v.bad_init();
+    let mut c = c0;
+    while c < c1 {
+        let masked = c + l > c1;
+        let tail = v.tail(if masked { c1 - c } else { 1 });
+        let mut x = [zero; MAX_HELD];
+        let mut pre = [zero; MAX_HELD];
+        let mut s = zero;
+        for i in 0..KH * KW {
+            let (r, q) = (i / KW, i % KW);
+            // SAFETY: tap (r, q) of an interior window; the tail mask bounds the last vector.
+            x[i] = unsafe {
+                load(
+                    v,
+                    base.add(r * job.in_row + q * job.in_pixel + c),
+                    masked,
+                    tail,
+                )
+            };
+            s = v.add(s, v.relu(x[i]));
+            pre[i] = s;
+        }
+        let u = v.uniform(job.seed, n as u32, oh as u32, ow as u32, c as u32);
+        let t = v.mul(u, s);
+        let mut sel = x[KH * KW - 1];
+        for i in (0..KH * KW - 1).rev() {
+            sel = v.blend(v.lt(t, pre[i]), x[i], sel);
+        }
+        let y = v.blend(v.eq(s, zero), zero, sel);
+        // Exact path: S not finite (a NaN tap, or +inf), or no prefix above t (rounding).
+        bad = v.bad_unless(bad, v.lt(s, v.splat(f32::INFINITY)));
+        bad = v.bad_if(bad, v.m_andnot(v.lt(t, s), v.lt(zero, s)));
+        let y = v.clamp(y, lo, hi);
+        // SAFETY: channels c.. of the output pixel (masked for the tail).
+        unsafe {
+            if masked {
+                v.store_tail(out.add(c), y, tail)
+            } else {
+                v.store(out.add(c), y)
+            }
+        }
+        c += l;
+    }
+    if v.bad_any(bad) {
+        // SAFETY: the same pixel and channels.
+        unsafe { super::exact::row(job, n, oh, ow, ow + 1, (c0, c1)) };
     }
 }
 

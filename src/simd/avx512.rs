@@ -202,34 +202,49 @@ impl SimdF32 for Avx512 {
 
     #[inline(always)]
     fn uniform(self, seed: u64, n: u32, oh: u32, ow: u32, c0: u32) -> __m512 {
-        // SAFETY: see splat. Philox4x32-10 with one counter per lane (lane i: channel c0 + i).
+        // SAFETY: see splat. Philox4x32-10 with one counter per lane (lane i: channel c0 + i),
+        // computed in 64-bit lanes (two halves of 8): vpmuludq then gives each 32x32-bit
+        // product whole, and a 3-way XOR is one vpternlogq. Bits above 32 in a lane are
+        // garbage that vpmuludq ignores; only the low halves are kept at the end.
         unsafe {
-            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            let mut x0 = _mm512_add_epi32(_mm512_set1_epi32(c0 as i32), lanes);
-            let mut x1 = _mm512_set1_epi32(ow as i32);
-            let mut x2 = _mm512_set1_epi32(oh as i32);
-            let mut x3 = _mm512_set1_epi32(n as i32);
+            let m0 = _mm512_set1_epi64(0xD251_1F53);
+            let m1 = _mm512_set1_epi64(0xCD9E_8D57);
+            let base = _mm512_add_epi64(
+                _mm512_set1_epi64(i64::from(c0)),
+                _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
+            );
+            let mut x0 = [base, _mm512_add_epi64(base, _mm512_set1_epi64(8))];
+            let mut x1 = [_mm512_set1_epi64(i64::from(ow)); 2];
+            let mut x2 = [_mm512_set1_epi64(i64::from(oh)); 2];
+            let mut x3 = [_mm512_set1_epi64(i64::from(n)); 2];
             let (mut k0, mut k1) = (seed as u32, (seed >> 32) as u32);
-            let m0 = _mm512_set1_epi32(0xD251_1F53u32 as i32);
-            let m1 = _mm512_set1_epi32(0xCD9E_8D57u32 as i32);
             for r in 0..10 {
                 if r > 0 {
                     k0 = k0.wrapping_add(0x9E37_79B9);
                     k1 = k1.wrapping_add(0xBB67_AE85);
                 }
-                let hi0 = mulhi_epu32(x0, m0);
-                let lo0 = _mm512_mullo_epi32(x0, m0);
-                let hi1 = mulhi_epu32(x2, m1);
-                let lo1 = _mm512_mullo_epi32(x2, m1);
-                let y0 = _mm512_xor_si512(_mm512_xor_si512(hi1, x1), _mm512_set1_epi32(k0 as i32));
-                let y2 = _mm512_xor_si512(_mm512_xor_si512(hi0, x3), _mm512_set1_epi32(k1 as i32));
-                x0 = y0;
-                x1 = lo1;
-                x2 = y2;
-                x3 = lo0;
+                let (kv0, kv1) = (
+                    _mm512_set1_epi64(i64::from(k0)),
+                    _mm512_set1_epi64(i64::from(k1)),
+                );
+                for h in 0..2 {
+                    let p0 = _mm512_mul_epu32(x0[h], m0);
+                    let p1 = _mm512_mul_epu32(x2[h], m1);
+                    // 0x96: a ^ b ^ c.
+                    x0[h] =
+                        _mm512_ternarylogic_epi64::<0x96>(_mm512_srli_epi64::<32>(p1), x1[h], kv0);
+                    x2[h] =
+                        _mm512_ternarylogic_epi64::<0x96>(_mm512_srli_epi64::<32>(p0), x3[h], kv1);
+                    x1[h] = p1;
+                    x3[h] = p0;
+                }
             }
+            let r0 = _mm512_inserti64x4::<1>(
+                _mm512_castsi256_si512(_mm512_cvtepi64_epi32(x0[0])),
+                _mm512_cvtepi64_epi32(x0[1]),
+            );
             _mm512_mul_ps(
-                _mm512_cvtepi32_ps(_mm512_srli_epi32::<8>(x0)),
+                _mm512_cvtepi32_ps(_mm512_srli_epi32::<8>(r0)),
                 _mm512_set1_ps(1.0 / 16_777_216.0),
             )
         }
@@ -327,18 +342,5 @@ impl SimdF32 for Avx512 {
         // SAFETY: see splat. With v as the second operand, vmaxps/vminps return v when it is
         // NaN.
         unsafe { _mm512_min_ps(hi, _mm512_max_ps(lo, v)) }
-    }
-}
-
-/// High halves of the lane-wise 32x32-bit products: even lanes from one vpmuludq, odd lanes
-/// from another on the operands shifted down by 32 bits. A function, not a closure, so that it
-/// is always inlined into the caller's target features.
-#[inline(always)]
-unsafe fn mulhi_epu32(a: __m512i, m: __m512i) -> __m512i {
-    // SAFETY: only called from methods of a detected tier.
-    unsafe {
-        let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(a, m));
-        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), m);
-        _mm512_mask_blend_epi32(0xAAAA, even, odd)
     }
 }
