@@ -368,23 +368,24 @@ fn generate(rows: &[Row]) -> (String, String) {
                     if seen.contains(&key) {
                         continue;
                     }
-                    // The best tier <= t among all stable rows with this match and algorithm.
+                    // The best tier <= t among all rows with this match and algorithm, used
+                    // only if that row is stable: an experimental row on a tier blocks
+                    // inheriting a lower tier's row there.
                     let best = rows
                         .iter()
                         .filter(|q| {
                             &q.op == op
                                 && &q.dtype == dtype
-                                && q.stable
                                 && (q.matches.id(), q.algorithm.clone()) == key
                         })
                         .flat_map(|q| {
                             q.tiers
                                 .iter()
                                 .filter(|&&qt| qt <= t && keep(qt))
-                                .map(move |&qt| (qt, q.id(qt)))
+                                .map(move |&qt| (qt, q.stable, q.id(qt)))
                         })
                         .max();
-                    if let Some((_, id)) = best {
+                    if let Some((_, true, id)) = best {
                         seen.insert(key);
                         cands.push((r.matches.rank(), i, id));
                     }

@@ -50,10 +50,10 @@ pub(crate) unsafe fn run<
     debug_assert!(job.h.k == KH && job.w.k == KW && job.h.s == SH && job.w.s == SW);
     debug_assert!(job.h.d == 1 && job.w.d == 1);
     // AVX-512 has 32 vector registers: 4 channel vectors x KW columns fit; 16-register tiers
-    // take 2.
+    // take 2, unless the window is at most 2 columns wide (2 x 4 columns held).
     // SAFETY: forwarded contract.
     unsafe {
-        if V::LANES >= 16 {
+        if V::LANES >= 16 || KW <= 2 {
             run_u::<V, R, KH, KW, SH, SW, 4>(v, job, tile)
         } else {
             run_u::<V, R, KH, KW, SH, SW, 2>(v, job, tile)
