@@ -68,9 +68,11 @@ impl Partition {
             spec.op,
             OpSpec::GlobalMax | OpSpec::GlobalAvg | OpSpec::GlobalLp(_)
         );
-        // Channel chunks are multiples of 64 (a whole number of vectors on every tier).
+        // Channel chunks are multiples of 64 (a whole number of vectors on every tier); global
+        // pooling takes 128 (the AVX-512 kernel's register block), so that a batch-1 problem
+        // still splits over channels.
         let c_chunk = if global {
-            64
+            128
         } else if c <= 512 {
             c.max(1)
         } else {

@@ -47,6 +47,11 @@ unsafe fn run_u<V: SimdF32, R: Reduce<V>, const U: usize>(v: V, job: &Job, tile:
                 bad = block::<V, R, U, false>(v, job, src, dst, c, full, bad);
                 c += U * l;
             }
+            // Remainders in blocks of 4, then 1: a lone accumulator is latency-bound.
+            while c + 4 * l <= c1 {
+                bad = block::<V, R, 4, false>(v, job, src, dst, c, full, bad);
+                c += 4 * l;
+            }
             while c + l <= c1 {
                 bad = block::<V, R, 1, false>(v, job, src, dst, c, full, bad);
                 c += l;

@@ -290,6 +290,12 @@ impl SimdF32 for Avx2 {
     }
 
     #[inline(always)]
+    fn nan_where(self, x: __m256, bad: __m256) -> __m256 {
+        // SAFETY: see splat. All-ones bits are a NaN.
+        unsafe { _mm256_or_ps(x, bad) }
+    }
+
+    #[inline(always)]
     fn bad_or(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: see splat.
         unsafe { _mm256_or_ps(a, b) }

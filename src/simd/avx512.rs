@@ -278,6 +278,12 @@ impl SimdF32 for Avx512 {
     }
 
     #[inline(always)]
+    fn nan_where(self, x: __m512, bad: __mmask16) -> __m512 {
+        // SAFETY: see splat.
+        unsafe { _mm512_mask_mov_ps(x, bad, _mm512_set1_ps(f32::NAN)) }
+    }
+
+    #[inline(always)]
     fn bad_or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
         a | b
     }

@@ -224,6 +224,12 @@ impl SimdF32 for Baseline {
     }
 
     #[inline(always)]
+    fn nan_where(self, x: f32x4, bad: f32x4) -> f32x4 {
+        // All-ones bits are a NaN.
+        x | bad
+    }
+
+    #[inline(always)]
     fn bad_or(self, a: f32x4, b: f32x4) -> f32x4 {
         a | b
     }

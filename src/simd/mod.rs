@@ -138,6 +138,8 @@ pub(crate) trait SimdF32: Copy {
     /// threshold that the reference's single rounding does not make, or a rounded reciprocal
     /// at a subnormal tie); callers recompute them exactly.
     fn bad_result(self, acc: Self::Bad, y: Self::V) -> Self::Bad;
+    /// `x` with NaN in the marked lanes.
+    fn nan_where(self, x: Self::V, bad: Self::Bad) -> Self::V;
     /// Lanes marked in either.
     fn bad_or(self, a: Self::Bad, b: Self::Bad) -> Self::Bad;
     /// Marks the lanes where `m` is set.

@@ -80,6 +80,35 @@ pub(crate) unsafe fn window<
     unsafe { super::window::run::<V, MaxReduce, KH, KW, SH, SW>(v, job, tile) }
 }
 
+/// Max for global pooling: plain maxima plus NaN lanes OR-ed into a mask. Every compare is
+/// independent and the OR's 1-cycle latency is the only chain, where the windowed kernels'
+/// `max_step` chains a masked compare per tap (fewer operations for 9 taps, latency-bound for
+/// the 49 or 3136 taps of a global pool).
+pub(crate) struct GlobalMaxReduce;
+
+impl<V: SimdF32> Reduce<V> for GlobalMaxReduce {
+    type Acc = (V::V, V::Bad);
+    type Pre = ();
+    #[inline(always)]
+    fn prepare(_: V, _: &Job, _: V::V) {}
+    #[inline(always)]
+    fn init(v: V, _: ()) -> Self::Acc {
+        (v.splat(f32::NEG_INFINITY), v.bad_init())
+    }
+    #[inline(always)]
+    fn step(v: V, (m, nan): Self::Acc, x: V::V, _: ()) -> Self::Acc {
+        (v.max(m, x), v.bad_check(nan, x, x))
+    }
+    #[inline(always)]
+    fn merge(v: V, (m1, n1): Self::Acc, (m2, n2): Self::Acc) -> Self::Acc {
+        (v.max(m1, m2), v.bad_or(n1, n2))
+    }
+    #[inline(always)]
+    fn finish(v: V, (m, nan): Self::Acc, _: V::V, _: ()) -> V::V {
+        v.nan_where(m, nan)
+    }
+}
+
 /// Global max: `gmax_f32`.
 ///
 /// # Safety
@@ -87,5 +116,5 @@ pub(crate) unsafe fn window<
 #[inline(always)]
 pub(crate) unsafe fn global<V: SimdF32>(v: V, job: &Job, tile: &Tile) {
     // SAFETY: forwarded contract.
-    unsafe { super::global::run::<V, MaxReduce>(v, job, tile) }
+    unsafe { super::global::run::<V, GlobalMaxReduce>(v, job, tile) }
 }
