@@ -11,10 +11,21 @@ struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Allocations made by this thread (a const-initialised thread local: reading it never
+    /// allocates).
+    static MINE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count() {
+    ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+    MINE.with(|m| m.set(m.get() + 1));
+}
+
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -23,7 +34,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -32,8 +43,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter is global: tests in this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn run_allocates_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let w = Window::new([3, 3])
         .stride([2, 2])
         .padding(Padding::symmetric([1, 1]));
@@ -67,9 +82,10 @@ fn run_allocates_nothing() {
         for &isa in &isas {
             let plan = Plan::new(&params, shape, isa).unwrap();
             let mut y = Tensor::zeros(plan.output_shape()).unwrap();
-            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            // This thread's allocations only: threads of other tests may still be exiting.
+            let before = MINE.with(|m| m.get());
             plan.run(x.view(), y.view_mut()).unwrap();
-            let after = ALLOCATIONS.load(Ordering::SeqCst);
+            let after = MINE.with(|m| m.get());
             assert_eq!(
                 after,
                 before,
@@ -78,5 +94,52 @@ fn run_allocates_nothing() {
                 after - before
             );
         }
+    }
+}
+
+/// Under rayon only rayon's own job-queue allocations remain: counted here (after a warm-up
+/// that sizes the pool's queues and the plan's per-thread scratch slots) and bounded, so that
+/// a regression adding per-tile allocations shows.
+#[cfg(feature = "rayon")]
+#[test]
+fn parallel_run_allocations_are_rayons_only() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let shape = Shape::nhwc(1, 128, 128, 64);
+    let x = Tensor::from_fn(shape, |i| (i % 251) as f32).unwrap();
+    for params in [
+        PoolParams::max(
+            Window::new([3, 3])
+                .stride([2, 2])
+                .padding(Padding::symmetric([1, 1])),
+        ),
+        PoolParams::max(Window::new([9, 9]).padding(Padding::symmetric([4, 4]))),
+        PoolParams::global_avg(),
+    ] {
+        let plan = Plan::new(&params, shape, Isa::Best).unwrap();
+        let mut y = Tensor::zeros(plan.output_shape()).unwrap();
+        for _ in 0..3 {
+            plan.run_with(x.view(), y.view_mut(), simdpool::Threads::Pool(&pool), None)
+                .unwrap();
+        }
+        let runs = 20;
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        for _ in 0..runs {
+            plan.run_with(x.view(), y.view_mut(), simdpool::Threads::Pool(&pool), None)
+                .unwrap();
+        }
+        let per_run = (ALLOCATIONS.load(Ordering::SeqCst) - before) as f64 / runs as f64;
+        println!(
+            "{}: {per_run:.1} allocations per 2-thread run",
+            plan.kernel_name()
+        );
+        assert!(
+            per_run <= 8.0,
+            "{}: {per_run} allocations per run",
+            plan.kernel_name()
+        );
     }
 }
