@@ -1,0 +1,115 @@
+//! Regression tests for bugs found by fuzzing (`fuzz/`, issue 8), each minimized and
+//! reproduced through the public API. A test here fails until its bug is fixed; the comment
+//! above it says what the fuzzer found, with the exact parameters and values, and where it
+//! was fixed.
+
+use simdpool::{
+    Isa, Padding, Plan, PoolParams, Shape, Tensor, Tier, Window, available_tiers, check,
+};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Runs `params` on `shape` (dense, values `x`) on every available tier and checks each output
+/// against the reference with `check::compare`; returns the failures as text.
+fn every_tier(params: &PoolParams, shape: Shape, x: &[f32]) -> Vec<String> {
+    let input = Tensor::from_slice(shape, x).expect("input");
+    let mut failures = Vec::new();
+    for t in available_tiers() {
+        let plan = Plan::new(params, shape, Isa::Tier(t)).expect("valid plan");
+        let mut y = Tensor::zeros(plan.output_shape()).expect("output");
+        plan.run(input.view(), y.view_mut()).expect("run");
+        if let Err(m) = check::compare(&plan, input.view(), y.view(), 0) {
+            failures.push(format!("tier {t}: {m}"));
+        }
+    }
+    failures
+}
+
+/// Fuzzer finding (differential target, first run): Lp pooling with p = 0.5 whose exact value
+/// lies just above `f32::MAX`, past the rounding threshold `f32::MAX + 2^103`, so the
+/// reference (f64, rounded once) gives `+inf`; the vector kernels (`lp_f32_kany__{baseline,
+/// avx2,avx512}`) give `f32::MAX` (0x7f7fffff). SPEC.md: "A non-finite reference must be
+/// matched in kind". Fixed in c766bf2 (results at or above 2^127 take the exact path).
+///
+/// Minimized case: 1x1x2x1 input `[f32::MAX, 1.2015938e23]`, window 1x2, stride 1, no
+/// padding, p = 0.5: `(sqrt(3.4028235e38) + sqrt(1.2015938e23))^2 = 3.4028235e38 * (1 +
+/// 3.76e-8)`, which rounds to `+inf` in f32. (Found in a 1x15x16x1 case, window 1x5, stride
+/// 2x4, SameLower padding, taps `[-0, 1.69773e-40, -3.6038327e-22, -1.2015938e23,
+/// 3.4028235e38]`.)
+#[test]
+fn lp_real_p_result_just_above_f32_max_rounds_to_inf() {
+    let params = PoolParams::lp(Window::new([1, 2]), 0.5);
+    let shape = Shape::nhwc(1, 1, 2, 1);
+    let failures = every_tier(&params, shape, &[f32::MAX, 1.201_593_8e23]);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Fuzzer finding (differential target, second run): `check::compare` rejects outputs equal
+/// to the reference. For stochastic inference with a `+inf` tap, its bound `(K + 2) * eps *
+/// sum a^2 / S` is inf/inf = NaN (src/check.rs `within`), so `diff <= bound` is false even when
+/// `got == want`. It shows when a clamp makes the output finite (the infinity shortcut in
+/// `within` does not apply): found with 3x1x1x7 input, window 1x1, clamp (0, 0), a `+inf`
+/// element in channel 2, output 0 = reference 0, "allowed difference NaN". The reference plan
+/// failed against itself, so this was the checker, not a kernel. Fixed in c766bf2
+/// (`check::compare` accepts equal values even when the bound is NaN).
+///
+/// Minimized case: 1x1x1x1 input `[+inf]`, window 1x1, stochastic inference, clamp (0, 6).
+#[test]
+fn compare_stochastic_inference_infinite_tap_with_clamp() {
+    let params = PoolParams::stochastic_inference(Window::new([1, 1])).clamp(0.0, 6.0);
+    let shape = Shape::nhwc(1, 1, 1, 1);
+    let input = Tensor::from_slice(shape, &[f32::INFINITY]).expect("input");
+    let plan = Plan::new(&params, shape, Isa::Reference).expect("plan");
+    let mut y = Tensor::zeros(plan.output_shape()).expect("output");
+    plan.run(input.view(), y.view_mut()).expect("run");
+    assert_eq!(y.as_slice(), [6.0]);
+    check::compare(&plan, input.view(), y.view(), 0)
+        .unwrap_or_else(|m| panic!("the reference fails against itself: {m}"));
+    let failures = every_tier(&params, shape, &[f32::INFINITY]);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Fuzzer finding (api target): `Plan::new` visited every output position to look for
+/// windows lying wholly in padding, so a valid plan with a huge axis never returned, e.g.
+/// 1-D max pooling with kernel 1 on `Shape::new(1, [1 << 60], 1)` (found with
+/// `1x4294967297x1`, which took over two minutes under the fuzzer). Fixed in
+/// src/geometry.rs (`first_empty_window`: O(min(in, d)) instead of O(out)).
+#[test]
+fn plan_new_with_a_huge_valid_axis_returns_promptly() {
+    let cases: Vec<(PoolParams, Shape)> = vec![
+        (
+            PoolParams::max(Window::new([1])),
+            Shape::new(1, [1usize << 60], 1),
+        ),
+        (
+            PoolParams::avg(
+                Window::new([3, 3]).stride([1, 1]),
+                simdpool::Divisor::ExcludePad,
+            ),
+            Shape::nhwc(1, 1 << 30, 1 << 30, 1),
+        ),
+        // 2^40 outputs on a 1-element input: every window's even taps hit position 0.
+        (
+            PoolParams::max(
+                Window::new([1usize << 40])
+                    .stride([2])
+                    .dilation([2])
+                    .padding(Padding::symmetric([(1usize << 41) - 2])),
+            ),
+            Shape::new(1, [1], 1),
+        ),
+    ];
+    for (params, shape) in cases {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let r = Plan::new(&params, shape, Isa::Tier(Tier::Baseline)).map(|p| p.output_shape());
+            let _ = tx.send(r);
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(r) => {
+                r.unwrap_or_else(|e| panic!("{shape}: {e}"));
+            }
+            Err(_) => panic!("Plan::new on {shape} did not return within 20 s"),
+        }
+    }
+}
