@@ -199,8 +199,8 @@ step_fuzz() {
     fi
     cd "$ROOT/fuzz"
     export SIMDPOOL_FUZZ_ALLOW="${VERIFY_FUZZ_ALLOW:-}"
-    export CARGO_TARGET_DIR="$TARGET_BASE/fuzz"
-    cargo +nightly fuzz build -a
+    local dir="$TARGET_BASE/fuzz"
+    cargo +nightly fuzz build -a --target-dir "$dir"
     local t rc=0 corpus
     for t in differential api; do
         # A scratch corpus seeded from the committed seeds: the run leaves the tree as it was.
@@ -208,7 +208,7 @@ step_fuzz() {
         mkdir -p "$corpus"
         cp corpus/"$t"/seed* "$corpus"/
         echo "verify-info: fuzz $t for ${FUZZ_SECONDS}s"
-        if ! cargo +nightly fuzz run -a "$t" "$corpus" -- -max_total_time="$FUZZ_SECONDS" \
+        if ! cargo +nightly fuzz run -a --target-dir "$dir" "$t" "$corpus" -- -max_total_time="$FUZZ_SECONDS" \
             -max_len=4096 -print_final_stats=1 -artifact_prefix="$TARGET_BASE/fuzz-artifacts/$t-" \
             > "$LOG_DIR/fuzz-$t.log" 2>&1; then
             rc=1

@@ -113,3 +113,59 @@ fn plan_new_with_a_huge_valid_axis_returns_promptly() {
         }
     }
 }
+
+/// Fuzzer finding (api target, after the stride-1 separable kernels landed): `Plan::new`
+/// sizes the separable kernels' scratch with unchecked arithmetic,
+/// `scratch_len(kh, kw, ow, rows) = (rows + kh - 1) * ow * 64 + (ow + kw - 1) * 64 + ow * 64`
+/// (src/kernels/separable.rs:72, called from `layout` in src/plan.rs), so a huge kernel
+/// overflows: a panic "attempt to multiply with overflow" with overflow checks (tests, fuzzing),
+/// and in a release build a wrapped, too small scratch that the kernel then fills with a
+/// padded row of `ow + kw - 1` pixels. Found with `Shape::new(0, [8], 1)`, average
+/// (include-pad), kernel `[2^61 - 1]`, stride 1, `Padding::SameUpper`, `Isa::Tier(Baseline)`;
+/// N = 1 is the same (and the plan is valid: every window holds the 8 inputs).
+#[test]
+fn plan_new_separable_huge_kernel_scratch_does_not_overflow() {
+    for n in [0, 1] {
+        for params in [
+            PoolParams::avg(
+                Window::new([(1usize << 61) - 1]).padding(Padding::SameUpper),
+                simdpool::Divisor::IncludePad,
+            ),
+            PoolParams::max(Window::new([(1usize << 61) - 1]).padding(Padding::SameUpper)),
+        ] {
+            let shape = Shape::new(n, [8], 1);
+            for t in available_tiers() {
+                // Ok or an error; a panic fails the test.
+                if let Ok(plan) = Plan::new(&params, shape, Isa::Tier(t)) {
+                    if n == 1 {
+                        let x = Tensor::from_slice(shape, &[1.0; 8]).expect("input");
+                        let mut y = Tensor::zeros(plan.output_shape()).expect("output");
+                        plan.run(x.view(), y.view_mut()).expect("run");
+                        check::compare(&plan, x.view(), y.view(), 0)
+                            .unwrap_or_else(|m| panic!("{m}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The same scratch without overflow but far too large: kernel `[2^36]` on 8 inputs
+/// (SameUpper, stride 1, a valid plan whose output is 8 values) makes `Plan::new` allocate
+/// `(8 + 2^36 - 1) * 64` floats (16 TiB) with `vec![0.0; len]`, and the allocation failure
+/// aborts the process: not an error value. Ignored because it kills the test binary until
+/// fixed; run it with `cargo test --test regressions -- --ignored`.
+#[test]
+#[ignore = "aborts the test process (allocation failure) until the separable scratch is bounded"]
+fn plan_new_separable_large_kernel_scratch_allocation() {
+    let params = PoolParams::max(Window::new([1usize << 36]).padding(Padding::SameUpper));
+    let shape = Shape::new(1, [8], 1);
+    for t in available_tiers() {
+        if let Ok(plan) = Plan::new(&params, shape, Isa::Tier(t)) {
+            let x = Tensor::from_slice(shape, &[1.0; 8]).expect("input");
+            let mut y = Tensor::zeros(plan.output_shape()).expect("output");
+            plan.run(x.view(), y.view_mut()).expect("run");
+            assert_eq!(y.as_slice(), [1.0; 8]);
+        }
+    }
+}
