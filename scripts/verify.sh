@@ -18,7 +18,8 @@
 #                under Miri (Miri implements the AVX2/FMA intrinsics the tier uses)
 #   asan         the whole test suite under AddressSanitizer (nightly, -Zsanitizer=address)
 #   aarch64      cargo test --target aarch64-unknown-linux-gnu under qemu-aarch64
-#                (SIMDPOOL_REQUIRE_TIERS=baseline: the x86 tiers do not exist there)
+#                (SIMDPOOL_REQUIRE_TIERS=baseline: the x86 tiers do not exist there); registers
+#                qemu-aarch64 with binfmt_misc if needed (tests/cli.rs spawns the binary)
 #   wasm         cargo build --lib for wasm32-unknown-unknown, without and with +simd128
 #                (--no-default-features: rayon off)
 #   fuzz         each cargo-fuzz target for VERIFY_FUZZ_SECONDS
@@ -172,6 +173,22 @@ step_aarch64() {
         || [ ! -d /usr/aarch64-linux-gnu/lib ]; then
         apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
             || { echo "cannot install gcc-aarch64-linux-gnu / qemu-user"; return 1; }
+    fi
+    # tests/cli.rs spawns the aarch64 `simdpool` binary from inside the emulated test: that
+    # needs the kernel to hand aarch64 ELF files to qemu (binfmt_misc; root). Registered here
+    # when missing; QEMU_LD_PREFIX (below) gives those children the aarch64 libraries.
+    local binfmt=/proc/sys/fs/binfmt_misc
+    if [ ! -e "$binfmt/qemu-aarch64" ]; then
+        [ -e "$binfmt/register" ] || as_root mount -t binfmt_misc binfmt_misc "$binfmt" || true
+        if [ -e "$binfmt/register" ]; then
+            printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:'"$(command -v qemu-aarch64)"':' \
+                | as_root tee "$binfmt/register" >/dev/null || true
+        fi
+        if [ -e "$binfmt/qemu-aarch64" ]; then
+            echo "verify-info: registered qemu-aarch64 with binfmt_misc"
+        else
+            echo "verify-info: could not register qemu-aarch64 with binfmt_misc: tests/cli.rs will fail"
+        fi
     fi
     export CARGO_TARGET_DIR="$TARGET_BASE/aarch64"
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc

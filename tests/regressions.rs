@@ -6,8 +6,36 @@
 use simdpool::{
     Isa, Padding, Plan, PoolParams, Shape, Tensor, Tier, Window, available_tiers, check,
 };
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
+
+/// Counts the bytes of the largest single allocation (for the scratch-size test).
+struct Largest;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only records sizes.
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Largest = Largest;
 
 /// Runs `params` on `shape` (dense, values `x`) on every available tier and checks each output
 /// against the reference with `check::compare`; returns the failures as text.
@@ -167,5 +195,29 @@ fn plan_new_separable_large_kernel_scratch_allocation() {
             plan.run(x.view(), y.view_mut()).expect("run");
             assert_eq!(y.as_slice(), [1.0; 8]);
         }
+    }
+}
+
+/// Fuzzer finding (api target, out-of-memory): the separable scratch is sized for 64-channel
+/// blocks of whole output rows, `(rows + kh - 1) * ow * 64 + (ow + kw - 1) * 64 + ow * 64`
+/// floats, and allocated by `Plan::new`, whatever C is. For 1-D pooling a row is the whole
+/// tensor: `Shape::new(1, [4194304], 4)` (a 64 MiB input), max, kernel `[5]`, stride 1,
+/// `Padding::SameLower`, `Isa::Best` made `Plan::new` allocate 3 GiB (calloc of 3221226496
+/// bytes, libFuzzer's malloc limit). Here 1x1048576x4 (16 MiB): the plan should need no more
+/// than a few times its input (this asks for at most 4x), it asked for about 800 MiB.
+#[test]
+fn plan_new_separable_scratch_is_bounded_by_the_problem() {
+    let shape = Shape::new(1, [1usize << 20], 4);
+    let input_bytes = (1usize << 20) * 4 * 4;
+    let params = PoolParams::max(Window::new([5]).padding(Padding::SameLower));
+    for t in available_tiers() {
+        LARGEST.store(0, Ordering::Relaxed);
+        let plan = Plan::new(&params, shape, Isa::Tier(t)).expect("plan");
+        let largest = LARGEST.load(Ordering::Relaxed);
+        assert!(
+            largest <= 4 * input_bytes,
+            "{}: Plan::new made an allocation of {largest} bytes for a {input_bytes}-byte input",
+            plan.kernel_name()
+        );
     }
 }

@@ -166,9 +166,11 @@ fn debug() -> bool {
 }
 
 /// Known findings a run was told to skip (`SIMDPOOL_FUZZ_ALLOW`, a comma list; default none):
-/// - `separable-scratch`: requests with a kernel of 2^16 taps or more (the stride-1 separable
-///   kernels' scratch overflows or cannot be allocated; tests/regressions.rs
-///   `plan_new_separable_huge_kernel_scratch_does_not_overflow`).
+/// - `separable-scratch`: windowed requests with a kernel of 2^16 taps or more, or 2^18
+///   spatial positions or more (the stride-1 separable kernels' scratch overflows, cannot be
+///   allocated, or takes gigabytes; tests/regressions.rs
+///   `plan_new_separable_huge_kernel_scratch_does_not_overflow`,
+///   `plan_new_separable_scratch_is_bounded_by_the_problem`).
 fn allowed(name: &str) -> bool {
     static ALLOW: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     ALLOW
@@ -315,7 +317,14 @@ fn api_case(u: &mut Unstructured) -> AResult<()> {
     }
     if allowed("separable-scratch") {
         if let simdpool::Pooling::Window { window, .. } = params.pooling {
-            if window.kernel.as_slice().iter().any(|&k| k >= 1 << 16) {
+            let positions = shape
+                .spatial()
+                .as_slice()
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d));
+            if window.kernel.as_slice().iter().any(|&k| k >= 1 << 16)
+                || positions.is_none_or(|p| p >= 1 << 18)
+            {
                 return Ok(());
             }
         }
