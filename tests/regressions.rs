@@ -221,3 +221,26 @@ fn plan_new_separable_scratch_is_bounded_by_the_problem() {
         );
     }
 }
+
+/// Fuzzer finding (api target): a valid plan with kernel 1 and a huge dilation (the dilation
+/// is then never used: effective kernel 1) panics in `Plan::run` with "attempt to multiply
+/// with overflow" at src/kernels/generic.rs:291 (`step_h: job.h.d * job.in_row`; the same
+/// product for W), when overflow checks are on (debug builds, `cargo test`, fuzzing). Found
+/// with 1x1x3x1 input, average with divisor override `usize::MAX`, kernel `[1, 1]`, stride and
+/// dilation `[usize::MAX, usize::MAX]`, ceil mode, clamp `(inf, inf)`, `Isa::Tier(Baseline)`.
+/// Minimized: max or average, kernel `[1, 1]`, dilation `[usize::MAX, usize::MAX]`, input
+/// 1x2x3x1, every tier.
+#[test]
+fn one_tap_window_with_huge_dilation_runs() {
+    let shape = Shape::nhwc(1, 2, 3, 1);
+    let w = Window::new([1, 1]).dilation([usize::MAX, usize::MAX]);
+    for params in [
+        PoolParams::max(w),
+        PoolParams::avg(w, simdpool::Divisor::ExcludePad),
+        PoolParams::lp(w, 2.0),
+        PoolParams::stochastic_inference(w),
+    ] {
+        let failures = every_tier(&params, shape, &[1.0, -2.0, 3.0, 4.0, -5.0, 6.0]);
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+}

@@ -171,6 +171,8 @@ fn debug() -> bool {
 ///   allocated, or takes gigabytes; tests/regressions.rs
 ///   `plan_new_separable_huge_kernel_scratch_does_not_overflow`,
 ///   `plan_new_separable_scratch_is_bounded_by_the_problem`).
+/// - `dilation-overflow`: windowed requests with a dilation of 2^20 or more (a kernel's tap
+///   step `dilation * stride` overflows; `one_tap_window_with_huge_dilation_runs`).
 fn allowed(name: &str) -> bool {
     static ALLOW: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     ALLOW
@@ -314,6 +316,13 @@ fn api_case(u: &mut Unstructured) -> AResult<()> {
     let isa = isa(u)?;
     if debug() {
         eprintln!("api case: shape {shape:?} isa {isa:?} params {params:?}");
+    }
+    if allowed("dilation-overflow") {
+        if let simdpool::Pooling::Window { window, .. } = params.pooling {
+            if window.dilation.as_slice().iter().any(|&d| d >= 1 << 20) {
+                return Ok(());
+            }
+        }
     }
     if allowed("separable-scratch") {
         if let simdpool::Pooling::Window { window, .. } = params.pooling {
