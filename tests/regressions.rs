@@ -244,3 +244,28 @@ fn one_tap_window_with_huge_dilation_runs() {
         assert!(failures.is_empty(), "{failures:#?}");
     }
 }
+
+/// The same product with an unused stride (api target): along an axis of size 1 a view's
+/// stride is never used, so any value is valid (SPEC.md "Tensors"), but the generic kernels
+/// still compute `dilation * row stride`. Found with a 1x1x1x1 input, max, kernel `[1, 5]`,
+/// stride `[2, 6]`, dilation `[52, 6]`, SameUpper, `Isa::Best` and a huge input row stride.
+/// Minimized: 1x1x3x1 input with row stride `usize::MAX`, max, kernel `[1, 2]`, dilation
+/// `[2, 1]`.
+#[test]
+fn unused_huge_stride_of_a_size_one_axis_runs() {
+    let shape = Shape::nhwc(1, 1, 3, 1);
+    let x = [1.0f32, -2.0, 3.0];
+    let input = simdpool::TensorView::with_strides(
+        &x,
+        shape,
+        simdpool::Strides::nhwc(usize::MAX, usize::MAX, 1),
+    )
+    .expect("a size-1 axis accepts any stride");
+    let params = PoolParams::max(Window::new([1, 2]).dilation([2, 1]));
+    for t in available_tiers() {
+        let plan = Plan::new(&params, shape, Isa::Tier(t)).expect("plan");
+        let mut y = Tensor::zeros(plan.output_shape()).expect("output");
+        plan.run(input, y.view_mut()).expect("run");
+        assert_eq!(y.as_slice(), [1.0, 3.0], "{}", plan.kernel_name());
+    }
+}
