@@ -244,17 +244,48 @@ fn resolve_axis(window: &Window, input: Dims, i: usize) -> Result<Axis> {
         pad_end,
         out,
     };
-    for o in 0..out {
-        let (lo, hi) = axis.taps(o);
-        if lo >= hi {
-            return Err(geometry_error(format!(
-                "axis {name}: the window of output {o} (input positions {} to {} step {d}) lies wholly in padding",
-                axis.start(o),
-                axis.start(o) + (ke as isize - 1)
-            )));
-        }
+    if let Some(o) = first_empty_window(&axis) {
+        return Err(geometry_error(format!(
+            "axis {name}: the window of output {o} (input positions {} to {} step {d}) lies wholly in padding",
+            axis.start(o),
+            axis.start(o) + (ke as isize - 1)
+        )));
     }
     Ok(axis)
+}
+
+/// The first output whose window holds no in-input tap, without visiting every output (a loop
+/// over all outputs made `Plan::new` hang for huge valid sizes, e.g. 1-D W = 2^40).
+///
+/// With `hs = o*s - pad_begin`, the window of `o` is empty iff `hs >= in` (every tap past the
+/// input), or `hs < 0` and the first tap at or after 0, `hs.rem_euclid(d)`, is `>= in` (the
+/// taps jump over the input; only possible when `in < d`). Taps wholly before the input cannot
+/// happen: `pad_begin < ke` puts the last tap at or after 0. The first kind is monotone in `o`;
+/// for the second, the residues of `o*s - pad_begin` mod `d` repeat with period
+/// `d / gcd(s, d)` and, as long as no empty window is found, are distinct values below `in`,
+/// so the scan below visits at most `min(in, d) + 1` outputs.
+fn first_empty_window(a: &Axis) -> Option<usize> {
+    let (n, s, d, pb) = (a.input as isize, a.s, a.d, a.pad_begin);
+    if a.input < a.d {
+        // Outputs whose window starts in the leading padding: o*s < pad_begin.
+        let negative = pb.div_ceil(s).min(a.out);
+        let period = d / gcd(s, d);
+        for o in 0..negative.min(period) {
+            if a.start(o).rem_euclid(d as isize) >= n {
+                return Some(o);
+            }
+        }
+    }
+    // The first output starting at or past the end of the input.
+    let past = (a.input + pb).div_ceil(s);
+    (past < a.out).then_some(past)
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 #[cfg(test)]
@@ -316,6 +347,75 @@ mod tests {
         // out = 3, total = 2*2 + 3 - 6 = 1.
         assert_eq!((up.out, up.pad_begin, up.pad_end), (3, 0, 1));
         assert_eq!((lo.out, lo.pad_begin, lo.pad_end), (3, 1, 0));
+    }
+
+    /// `first_empty_window` agrees with visiting every output, on every small geometry.
+    #[test]
+    fn empty_window_check_matches_brute_force() {
+        for n in 1..=9 {
+            for k in 1..=5 {
+                for s in 1..=5 {
+                    for d in 1..=5 {
+                        let ke = d * (k - 1) + 1;
+                        for pb in 0..ke {
+                            for pe in 0..ke {
+                                for ceil in [false, true] {
+                                    let w = Window::new([k])
+                                        .stride([s])
+                                        .dilation([d])
+                                        .padding(Padding::explicit([pb], [pe]))
+                                        .ceil_mode(ceil);
+                                    let total = n + pb + pe;
+                                    if total < ke {
+                                        continue;
+                                    }
+                                    let span = total - ke;
+                                    let mut out = if ceil {
+                                        span.div_ceil(s) + 1
+                                    } else {
+                                        span / s + 1
+                                    };
+                                    if ceil && (out - 1) * s >= n + pb {
+                                        out -= 1;
+                                    }
+                                    let a = Axis {
+                                        input: n,
+                                        k,
+                                        s,
+                                        d,
+                                        pad_begin: pb,
+                                        pad_end: pe,
+                                        out,
+                                    };
+                                    let brute = (0..out).find(|&o| {
+                                        let (lo, hi) = a.taps(o);
+                                        lo >= hi
+                                    });
+                                    assert_eq!(first_empty_window(&a), brute, "{a:?}");
+                                    let r = resolve(&w, [n].into());
+                                    assert_eq!(r.is_err(), brute.is_some(), "{a:?}: {r:?}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn huge_valid_axes_resolve_quickly() {
+        // 2^40 outputs: every window holds the input's only position (taps at even offsets).
+        let k = 1usize << 40;
+        let ke = 2 * (k - 1) + 1;
+        let w = Window::new([k])
+            .stride([2])
+            .dilation([2])
+            .padding(Padding::symmetric([ke - 1]));
+        let a = resolve(&w, [1].into()).unwrap()[0];
+        assert_eq!(a.out, k);
+        let a = resolve(&Window::new([1]), [1 << 60].into()).unwrap()[0];
+        assert_eq!(a.out, 1 << 60);
     }
 
     #[test]
