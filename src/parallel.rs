@@ -30,10 +30,12 @@ pub enum Threads<'a> {
 /// Output elements per tile the partition aims at (about 32 KiB of f32).
 const TILE_ELEMENTS: usize = 8192;
 
-/// Input + output bytes below which a parallel run stays on the calling thread. Measured on
-/// the 2-core development machine: below about this size rayon's dispatch (a few
-/// microseconds) costs more than the second core saves. See README "Threads".
-pub(crate) const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+/// Input + output bytes below which a parallel run stays on the calling thread. On the 2-core
+/// development machine a 0.41 MB global pool (4 us on one thread) took 16 us when handed to a
+/// second thread that other processes kept busy: the hand-off costs several microseconds, so
+/// only problems of about 10 us of work and more (1 MiB at the ~100 GB/s these kernels stream)
+/// are split. See README "Threads".
+pub(crate) const PARALLEL_MIN_BYTES: usize = 1024 * 1024;
 
 /// The fixed tiles of a plan.
 #[derive(Clone, Copy, Debug)]

@@ -19,7 +19,7 @@ fn cases() -> Vec<(PoolParams, Shape)> {
     let mut v = Vec::new();
     // Big enough (well over the parallel threshold) and with ragged tiles: C = 600 splits into
     // channel chunks of 256, 256 and 88.
-    for shape in [Shape::nhwc(2, 45, 37, 40), Shape::nhwc(1, 21, 19, 600)] {
+    for shape in [Shape::nhwc(2, 64, 61, 40), Shape::nhwc(1, 31, 29, 600)] {
         for w in [w3, w5] {
             v.push((PoolParams::max(w), shape));
             v.push((PoolParams::avg(w, Divisor::ExcludePad), shape));
@@ -95,7 +95,7 @@ fn every_thread_count_gives_the_same_bits() {
 
 #[test]
 fn strided_output_gaps_survive_parallel_runs() {
-    let shape = Shape::nhwc(2, 64, 64, 24);
+    let shape = Shape::nhwc(2, 96, 96, 24);
     let params = PoolParams::max(Window::new([2, 2]).stride([2, 2]));
     let plan = Plan::new(&params, shape, Isa::Best).unwrap();
     let x = Tensor::from_fn(shape, |i| (i % 101) as f32).unwrap();

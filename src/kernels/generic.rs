@@ -171,9 +171,8 @@ unsafe fn block<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
     tail: V::Tail,
     scale: V::V,
     (lo, hi): (V::V, V::V),
-    mut bad: V::Bad,
+    bad: V::Bad,
 ) -> V::Bad {
-    let l = V::LANES;
     // SAFETY: forwarded contract.
     let m = if R::TWO_PASS {
         unsafe { max_abs::<V, U2, MASKED>(v, t, c, tail) }
@@ -186,6 +185,30 @@ unsafe fn block<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
     }
     // SAFETY: forwarded contract.
     let acc = unsafe { fold::<V, R, U2, MASKED>(v, t, c, tail, pre) };
+    // SAFETY: forwarded contract.
+    unsafe { finish_store::<V, R, U2, MASKED>(v, acc, pre, scale, (lo, hi), out, c, tail, bad) }
+}
+
+/// Finishes `U2` accumulators (or one masked tail), checks the results, clamps them and
+/// stores them at `out + c`; returns the updated bad-lane state. Shared by the window and
+/// global drivers.
+///
+/// # Safety
+/// The outputs at `out + c ..` (or the tail's) must be writable.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn finish_store<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
+    v: V,
+    acc: [R::Acc; U2],
+    pre: [R::Pre; U2],
+    scale: V::V,
+    (lo, hi): (V::V, V::V),
+    out: *mut f32,
+    c: usize,
+    tail: V::Tail,
+    mut bad: V::Bad,
+) -> V::Bad {
+    let l = V::LANES;
     for u in 0..U2 {
         let y = R::finish(v, acc[u], scale, pre[u]);
         if R::CHECK_RESULT {
@@ -197,7 +220,7 @@ unsafe fn block<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
             };
         }
         let y = v.clamp(y, lo, hi);
-        // SAFETY: channel c + u*l (or the tail) inside the output pixel.
+        // SAFETY: channel c + u*l (or the tail) inside the output pixel (caller).
         unsafe {
             let p = out.add(c + u * l);
             if MASKED {

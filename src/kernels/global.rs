@@ -77,7 +77,7 @@ unsafe fn block<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
     dst: *mut f32,
     c: usize,
     tail: V::Tail,
-    mut bad: V::Bad,
+    bad: V::Bad,
 ) -> V::Bad {
     let l = V::LANES;
     let (h, w) = (job.h.input, job.w.input);
@@ -139,26 +139,11 @@ unsafe fn block<V: SimdF32, R: Reduce<V>, const U2: usize, const MASKED: bool>(
         }
     }
     let scale = v.splat(R::scale(job, 0, 0, (0, h), (0, w)));
-    let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
-    for u in 0..U2 {
-        let y = R::finish(v, total[u], scale, pre[u]);
-        if R::CHECK_RESULT {
-            bad = if MASKED {
-                v.bad_keep(bad, R::check(v, v.bad_init(), y), tail)
-            } else {
-                R::check(v, bad, y)
-            };
-        }
-        let y = v.clamp(y, lo, hi);
-        // SAFETY: channel c + u*l (or the tail) of the image's output pixel.
-        unsafe {
-            let p = dst.add(c + u * l);
-            if MASKED {
-                v.store_tail(p, y, tail)
-            } else {
-                v.store(p, y)
-            }
-        }
+    let clamp = (v.splat(job.lo), v.splat(job.hi));
+    // SAFETY: channels c.. (or the tail) of the image's output pixel (caller).
+    unsafe {
+        super::generic::finish_store::<V, R, U2, MASKED>(
+            v, total, pre, scale, clamp, dst, c, tail, bad,
+        )
     }
-    bad
 }
