@@ -175,14 +175,16 @@ impl Spec {
             )
         })?;
         if op == OpSpec::StochTrain {
-            let limit = u32::MAX as usize + 1;
+            // Indices up to u32::MAX, so sizes up to 2^32 (in u64: `usize` may be 32 bits,
+            // where `u32::MAX as usize + 1` does not compile and no size can exceed it).
+            let limit = u64::from(u32::MAX) + 1;
             for (name, v) in [
                 ("batch", input.n()),
                 ("output height", h.out),
                 ("output width", w.out),
                 ("channels", input.c()),
             ] {
-                if v > limit {
+                if v as u64 > limit {
                     return Err(Error::new(
                         ErrorKind::Overflow,
                         format!("{name} = {v}: stochastic training counters are u32"),
