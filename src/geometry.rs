@@ -185,6 +185,9 @@ fn resolve_axis(window: &Window, input: Dims, i: usize) -> Result<Axis> {
             ));
         }
     }
+    // A single tap never uses the dilation: normalise it so that no kernel multiplies a
+    // (possibly huge) unused dilation by a stride.
+    let d = if k == 1 { 1 } else { d };
     let ke = (k - 1)
         .checked_mul(d)
         .and_then(|x| x.checked_add(1))

@@ -80,7 +80,7 @@ impl Partition {
         } else {
             256
         };
-        let per_row = ow.max(1) * c_chunk.min(c.max(1));
+        let per_row = ow.max(1).saturating_mul(c_chunk.min(c.max(1)));
         let row_chunk = (TILE_ELEMENTS / per_row).clamp(1, rows.max(1));
         Partition {
             n,

@@ -504,7 +504,15 @@ fn layout(spec: &Spec, selected: Selected) -> (Partition, Scratch) {
     let separable = matches!(selected, Selected::Kernel(k) if k.is_separable());
     let part = Partition::new(spec, separable);
     let len = if separable {
-        crate::kernels::separable::scratch_len(spec.h.k, spec.w.k, spec.w.out, part.max_rows())
+        // Accepted by dispatch only when this fits (KernelInfo::accepts).
+        crate::kernels::separable::scratch_len(
+            spec.h.k,
+            spec.w.k,
+            spec.w.out,
+            part.max_rows(),
+            spec.input.c(),
+        )
+        .unwrap_or(0)
     } else {
         0
     };

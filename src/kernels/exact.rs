@@ -24,11 +24,12 @@ pub(crate) unsafe fn row(
     let (ih, iw) = (h.input, w.input);
     for ow in ow0..ow1 {
         for c in c0..c1 {
-            let taps = (0..h.k)
+            let (h0, h1, w0, w1) = (h.taps(oh).0, h.taps(oh).1, w.taps(ow).0, w.taps(ow).1);
+            let taps = (h0..h1)
                 .map(move |j| h.start(oh) + (j * h.d) as isize)
                 .filter(move |&y| y >= 0 && y < ih as isize)
                 .flat_map(move |y| {
-                    (0..w.k)
+                    (w0..w1)
                         .map(move |j| w.start(ow) + (j * w.d) as isize)
                         .filter(move |&x| x >= 0 && x < iw as isize)
                         .map(move |x| {

@@ -311,8 +311,11 @@ unsafe fn row_impl<
             base,
             nh: if FIXED { KH } else { th.1 - th.0 },
             nw: if FIXED { KW } else { tw.1 - tw.0 },
-            step_h: job.h.d * job.in_row,
-            step_w: job.w.d * job.in_pixel,
+            // Wrapping: with a single tap along an axis the step is never used and may not
+            // fit (an unused stride of a size-1 axis can be anything); with two or more taps
+            // it addresses the buffer and fits.
+            step_h: job.h.d.wrapping_mul(job.in_row),
+            step_w: job.w.d.wrapping_mul(job.in_pixel),
         };
         let mut bad = v.bad_init();
         let mut c = c0;

@@ -66,17 +66,33 @@ impl<V: SimdF32> Sep<V> for SepSum {
     const SCALE: bool = true;
 }
 
-/// Scratch floats a tile of `rows` output rows needs: the slab of W-reduced rows, the padded
-/// input row, and the running prefix row.
-pub(crate) fn scratch_len(kh: usize, kw: usize, ow: usize, rows: usize) -> usize {
-    (rows + kh - 1) * ow * CHANNELS + (ow + kw - 1) * CHANNELS + ow * CHANNELS
+/// The largest scratch slot (f32 count, 16 MiB) a separable plan may hold; beyond it (very
+/// wide rows, huge windows) the plan takes the generic kernel instead.
+pub(crate) const MAX_SCRATCH: usize = 4 << 20;
+
+/// Floats per pixel in the scratch for `c` channels: a tile's channels, rounded up to 16 (a
+/// whole number of vectors on every tier).
+fn width(c: usize) -> usize {
+    c.clamp(1, CHANNELS).next_multiple_of(16)
+}
+
+/// Scratch floats a tile of `rows` output rows needs (the slab of W-reduced rows, the padded
+/// input row and the running prefix row), or `None` if that overflows or exceeds
+/// [`MAX_SCRATCH`].
+pub(crate) fn scratch_len(kh: usize, kw: usize, ow: usize, rows: usize, c: usize) -> Option<usize> {
+    let w = width(c);
+    let slab = rows.checked_add(kh - 1)?.checked_mul(ow)?.checked_mul(w)?;
+    let padded = ow.checked_add(kw - 1)?.checked_mul(w)?;
+    let total = slab.checked_add(padded)?.checked_add(ow.checked_mul(w)?)?;
+    (total <= MAX_SCRATCH).then_some(total)
 }
 
 /// Output rows per tile: enough that recomputing the `KH - 1` shared rows costs under 25 %,
 /// and a scratch slab of about 512 KiB (L2).
 pub(crate) fn rows_per_tile(kh: usize, ow: usize, oh: usize) -> usize {
-    let slab = (131_072 / (ow.max(1) * CHANNELS)).max(1);
-    slab.max(4 * (kh - 1) + 1).min(oh.max(1))
+    let slab = (131_072 / ow.max(1).saturating_mul(CHANNELS)).max(1);
+    slab.max((kh - 1).saturating_mul(4).saturating_add(1))
+        .min(oh.max(1))
 }
 
 /// `y[i] = op(y[i], x[i])` over `width` floats (a whole number of vectors).

@@ -244,7 +244,13 @@ unsafe fn train_pixel<V: SimdF32>(
     let ih0 = (job.h.start(oh) + (th.0 * job.h.d) as isize) as usize;
     let iw0 = (job.w.start(ow) + (tw.0 * job.w.d) as isize) as usize;
     let (nh, nw) = (th.1 - th.0, tw.1 - tw.0);
-    let (sh, sw) = (job.h.d * job.in_row, job.w.d * job.in_pixel);
+    // Wrapping: with a single tap along an axis the step is never used and may not fit (an
+    // unused stride of a size-1 axis can be anything); with two or more taps it addresses the
+    // buffer and fits.
+    let (sh, sw) = (
+        job.h.d.wrapping_mul(job.in_row),
+        job.w.d.wrapping_mul(job.in_pixel),
+    );
     // SAFETY: the first in-input tap and the output pixel lie inside the validated buffers.
     let (base, out) = unsafe {
         (

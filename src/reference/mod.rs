@@ -75,11 +75,15 @@ pub(crate) fn window_taps<'a>(
 ) -> impl Iterator<Item = Tap> + Clone + 'a {
     let rank = spec.input.spatial().rank();
     let (ih, iw, cc) = (spec.h.input, spec.w.input, spec.input.c());
-    let rows = (0..spec.h.k)
+    // The taps j whose position start + j*d lies inside the input form one range (positions
+    // grow with j): visiting only it keeps huge windows over small inputs cheap.
+    let (h0, h1) = spec.h.taps(oh);
+    let (w0, w1) = spec.w.taps(ow);
+    let rows = (h0..h1)
         .map(move |j| spec.h.start(oh) + (j * spec.h.d) as isize)
         .filter(move |&h| h >= 0 && h < ih as isize);
     rows.flat_map(move |h| {
-        (0..spec.w.k)
+        (w0..w1)
             .map(move |j| spec.w.start(ow) + (j * spec.w.d) as isize)
             .filter(move |&w| w >= 0 && w < iw as isize)
             .map(move |w| {
