@@ -75,8 +75,7 @@ fn family_rule(algorithm: &str, spec: &Spec) -> bool {
     let k = spec.h.k.max(spec.w.k);
     // Very wide rows or huge windows would need a scratch slab beyond MAX_SCRATCH: the generic
     // kernel (which visits only in-input taps) takes them.
-    let rows = separable::rows_per_tile(spec.h.k, spec.w.out, spec.h.out);
-    if separable::scratch_len(spec.h.k, spec.w.k, spec.w.out, rows, spec.input.c()).is_none() {
+    if separable::scratch_len(spec.w.k, spec.w.out).is_none() {
         return false;
     }
     match algorithm {

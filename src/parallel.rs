@@ -30,12 +30,27 @@ pub enum Threads<'a> {
 /// Output elements per tile the partition aims at (about 32 KiB of f32).
 const TILE_ELEMENTS: usize = 8192;
 
-/// Input + output bytes below which a parallel run stays on the calling thread. On the 2-core
-/// development machine a 0.41 MB global pool (4 us on one thread) took 16 us when handed to a
-/// second thread that other processes kept busy: the hand-off costs several microseconds, so
-/// only problems of about 10 us of work and more (1 MiB at the ~100 GB/s these kernels stream)
-/// are split. See README "Threads".
-pub(crate) const PARALLEL_MIN_BYTES: usize = 1024 * 1024;
+/// Estimated microseconds of work below which a parallel run stays on the calling thread
+/// (see [`work_us`]): handing tiles to a second thread costs a few microseconds (waking it,
+/// and waiting for its last tile), so only problems of about 10 us and more are split.
+/// Measured on the 2-core development machine: see README "Threads".
+pub(crate) const PARALLEL_MIN_US: f64 = 10.0;
+
+/// A plan's estimated single-thread time: its input and output bytes at 100 GB/s (the
+/// streaming kernels run near the copy limit), plus per-tap arithmetic for the operators that
+/// are compute-bound (Lp with a real p: a log2 and an exp2 per tap; stochastic pooling: the
+/// random draw and two passes), from the kernels' measured cost per tap.
+pub(crate) fn work_us(spec: &Spec) -> f64 {
+    let elems = |s: &crate::tensor::Shape| s.num_elements().unwrap_or(usize::MAX) as f64;
+    let (inp, out) = (elems(&spec.input), elems(&spec.output));
+    let taps = (spec.h.k * spec.w.k) as f64;
+    let ns_per_tap = match spec.op.kernel_op() {
+        "lp" | "glp" => 0.7,
+        "stochtrain" | "stochinfer" => 0.25,
+        _ => 0.0,
+    };
+    (inp + out) * 4.0 / 1e5 + out * taps * ns_per_tap / 1e3
+}
 
 /// The fixed tiles of a plan.
 #[derive(Clone, Copy, Debug)]
@@ -55,7 +70,7 @@ impl Partition {
     pub(crate) fn new(spec: &Spec, separable: bool) -> Partition {
         let (n, rows, ow, c) = (spec.input.n(), spec.h.out, spec.w.out, spec.input.c());
         if separable {
-            let row_chunk = separable::rows_per_tile(spec.h.k, ow, rows);
+            let row_chunk = separable::rows_per_tile(ow, rows);
             return Partition {
                 n,
                 rows,
@@ -111,11 +126,6 @@ impl Partition {
             c: (c0, (c0 + self.c_chunk).min(self.c)),
             scratch: std::ptr::null_mut(),
         }
-    }
-
-    /// Output rows of the tallest tile.
-    pub(crate) fn max_rows(&self) -> usize {
-        self.row_chunk
     }
 }
 
@@ -218,7 +228,7 @@ pub(crate) unsafe fn run(
     part: &Partition,
     scratch: &Scratch,
     threads: Threads<'_>,
-    bytes: usize,
+    work_us: f64,
 ) {
     let sequential = || {
         scratch.with(0, |buf| {
@@ -233,36 +243,87 @@ pub(crate) unsafe fn run(
             }
         })
     };
-    if bytes < PARALLEL_MIN_BYTES || part.len() < 2 {
+    if work_us < PARALLEL_MIN_US || part.len() < 2 {
         return sequential();
     }
     match threads {
         Threads::Current => sequential(),
         #[cfg(feature = "rayon")]
-        Threads::Global => parallel(func, &Shared(job), part, scratch),
+        Threads::Global => parallel(func, &Shared(job), part, scratch, None),
         #[cfg(feature = "rayon")]
-        Threads::Pool(pool) => {
-            let shared = Shared(job);
-            pool.install(|| parallel(func, &shared, part, scratch))
-        }
+        Threads::Pool(pool) => parallel(func, &Shared(job), part, scratch, Some(pool)),
         #[cfg(not(feature = "rayon"))]
         _ => sequential(),
     }
 }
 
+/// Runs the tiles on `pool` (rayon's global pool if `None`). From a thread of that pool the
+/// tiles go to a parallel iterator (rayon's stack jobs, no allocation). From any other thread
+/// the caller works too: it counts as one of the pool's `N` threads, spawns `N - 1` helpers
+/// (one rayon heap job each) and takes tiles from a shared counter like them, so the helpers'
+/// wake-up overlaps with its own work instead of the caller sleeping through a hand-off.
 #[cfg(feature = "rayon")]
-fn parallel(func: KernelFn, shared: &Shared<'_>, part: &Partition, scratch: &Scratch) {
+fn parallel(
+    func: KernelFn,
+    shared: &Shared<'_>,
+    part: &Partition,
+    scratch: &Scratch,
+    pool: Option<&rayon::ThreadPool>,
+) {
     use rayon::prelude::*;
-    (0..part.len()).into_par_iter().for_each(|t| {
-        let hint = rayon::current_thread_index().map_or(0, |i| i + 1);
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (inside, n) = match pool {
+        Some(p) => (p.current_thread_index().is_some(), p.current_num_threads()),
+        None => (
+            rayon::current_thread_index().is_some(),
+            rayon::current_num_threads(),
+        ),
+    };
+    let tile = |t: usize, buf: *mut f32| {
+        let tile = Tile {
+            scratch: buf,
+            ..part.tile(t)
+        };
+        // SAFETY: see `Shared`; each tile is computed by exactly one thread, with a scratch
+        // slot it holds exclusively.
+        unsafe { func(shared.job(), &tile) };
+    };
+    if inside {
+        let body = || {
+            (0..part.len()).into_par_iter().for_each(|t| {
+                let hint = rayon::current_thread_index().map_or(0, |i| i + 1);
+                scratch.with(hint, |buf| tile(t, buf));
+            })
+        };
+        return match pool {
+            Some(p) => p.install(body),
+            None => body(),
+        };
+    }
+    let next = AtomicUsize::new(0);
+    let work = |hint: usize| {
         scratch.with(hint, |buf| {
-            let tile = Tile {
-                scratch: buf,
-                ..part.tile(t)
-            };
-            // SAFETY: see `Shared`; each tile is computed by exactly one thread, with a scratch
-            // slot it holds exclusively.
-            unsafe { func(shared.job(), &tile) };
+            loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                if t >= part.len() {
+                    break;
+                }
+                tile(t, buf);
+            }
         })
-    });
+    };
+    let helpers = n.saturating_sub(1).min(part.len() - 1);
+    match pool {
+        Some(p) => p.in_place_scope(|s| spawn_and_work(s, helpers, &work)),
+        None => rayon::in_place_scope(|s| spawn_and_work(s, helpers, &work)),
+    }
+}
+
+/// Spawns `helpers` copies of `work` (scratch hints 1..) and runs it on this thread (hint 0).
+#[cfg(feature = "rayon")]
+fn spawn_and_work<'s>(s: &rayon::Scope<'s>, helpers: usize, work: &'s (impl Fn(usize) + Sync)) {
+    for h in 0..helpers {
+        s.spawn(move |_| work(h + 1));
+    }
+    work(0);
 }

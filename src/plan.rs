@@ -448,14 +448,12 @@ impl Plan<f32> {
             Selected::Reference => reference::run(&self.spec, &input, &mut output, seed),
             Selected::Kernel(k) => {
                 let job = self.job(&input, &mut output, seed);
-                let bytes = (self.spec.input.num_elements().unwrap_or(usize::MAX))
-                    .saturating_add(self.spec.output.num_elements().unwrap_or(usize::MAX))
-                    .saturating_mul(4);
+                let work = parallel::work_us(&self.spec);
                 // SAFETY: the views' shapes equal the plan's and their constructors checked
                 // that their buffers hold every element their strides address; the kernel's
                 // tier is available (checked when the plan was made) and it accepts the spec;
                 // the partition's tiles cover the output without overlap.
-                unsafe { parallel::run(k.func, &job, &self.part, &self.scratch, threads, bytes) };
+                unsafe { parallel::run(k.func, &job, &self.part, &self.scratch, threads, work) };
                 #[cfg(feature = "check")]
                 if let Err(m) = crate::check::compare(self, input, output.as_view(), seed) {
                     panic!(
@@ -505,14 +503,7 @@ fn layout(spec: &Spec, selected: Selected) -> (Partition, Scratch) {
     let part = Partition::new(spec, separable);
     let len = if separable {
         // Accepted by dispatch only when this fits (KernelInfo::accepts).
-        crate::kernels::separable::scratch_len(
-            spec.h.k,
-            spec.w.k,
-            spec.w.out,
-            part.max_rows(),
-            spec.input.c(),
-        )
-        .unwrap_or(0)
+        crate::kernels::separable::scratch_len(spec.w.k, spec.w.out).unwrap_or(0)
     } else {
         0
     };

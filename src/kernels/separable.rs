@@ -1,5 +1,5 @@
-//! Stride-1 windows at a cost that does not grow with the window: separable passes (along W,
-//! then along H), each with the van Herk / Gil-Werman block algorithm once the window is large
+//! Stride-1 windows at a cost that does not grow with the window: separable passes (along H,
+//! then along W), each with the van Herk / Gil-Werman block algorithm once the window is large
 //! enough, and plain sliding windows below that.
 //!
 //! Van Herk / Gil-Werman along one axis, window `k`: cut the (padded) sequence into blocks of
@@ -10,13 +10,21 @@
 //! window would turn into NaN, and cancellation would break SPEC's bound); every partial sum
 //! has at most `k` terms, so an output's error stays within `(KH + KW + 1) eps sum|x|`.
 //!
-//! Data flow per tile (one image, a range of output rows, 64 channels): pass 1 reduces each
-//! input row the tile needs along W into a scratch slab (`rows x OW x 64` floats); pass 2 runs
-//! down each scratch column along H and writes the output; a last pass applies the divisor of
-//! the average (per output, from the clipped window: exclude-pad counts are never derived from
-//! sums of padding), the clamp and the result checks. Padding enters as the operation's
-//! identity (`-inf` for max, `0` for sums). Max: NaN does not survive `vmaxps`, so inputs are
-//! checked while they are loaded and a tile that met one is recomputed exactly.
+//! Here the block is `B = 8` outputs (4, 2 or 1 for shorter windows or tiles) kept in
+//! registers: `B` consecutive windows share their middle `k - B + 1` taps, reduced once, and
+//! output `t` adds a suffix of the block's first taps and a prefix of the taps after the
+//! middle; for `B = k` that is van Herk / Gil-Werman itself. Cost per output and axis:
+//! `(k + 2B - 4) / B` operations and `(k + B - 1) / B` loads (13 taps: 3.1 and 2.5).
+//!
+//! Data flow per tile (one image, a range of output rows, up to 64 channels), per chunk of
+//! up to 64 output columns and block of `B` output rows: the H pass walks the input columns
+//! (all the tile's channel vectors of a pixel together) and writes `B` rows of column
+//! reductions into a scratch slab; the W pass runs along each slab row and writes the output
+//! (the average's divisor per output from the clipped window, the clamp, the result checks).
+//! The last block of rows or columns overlaps the previous one instead of running short.
+//! Padding enters as the operation's identity (`-inf` for max, `0` for sums). Max: NaN does
+//! not survive `vmaxps`, so every input tap is checked for NaN as it is first loaded, and a
+//! tile that met one is recomputed exactly.
 
 use super::{Job, Tile};
 use crate::plan::OpSpec;
@@ -66,176 +74,461 @@ impl<V: SimdF32> Sep<V> for SepSum {
     const SCALE: bool = true;
 }
 
-/// The largest scratch slot (f32 count, 16 MiB) a separable plan may hold; beyond it (very
-/// wide rows, huge windows) the plan takes the generic kernel instead.
+/// The largest scratch slot (f32 count, 16 MiB) a separable plan may hold; beyond it (huge
+/// windows) the plan takes the generic kernel instead.
 pub(crate) const MAX_SCRATCH: usize = 4 << 20;
 
-/// Floats per pixel in the scratch for `c` channels: a tile's channels, rounded up to 16 (a
-/// whole number of vectors on every tier).
-fn width(c: usize) -> usize {
-    c.clamp(1, CHANNELS).next_multiple_of(16)
+/// Output columns per chunk: the W pass of a chunk reads `CHUNK + KW - 1` slab columns, so a
+/// chunk's slab (`BLOCK_MAX` rows of one channel vector) stays in L1 for common windows.
+const CHUNK: usize = 64;
+
+/// Outputs computed together along an axis (the largest block [`block`] returns).
+const BLOCK_MAX: usize = 8;
+
+/// The block for a window of `k` taps: the largest power of two up to 8 that is at most `k`.
+fn block(k: usize) -> usize {
+    match k {
+        8.. => 8,
+        4..=7 => 4,
+        2 | 3 => 2,
+        _ => 1,
+    }
 }
 
-/// Scratch floats a tile of `rows` output rows needs (the slab of W-reduced rows, the padded
-/// input row and the running prefix row), or `None` if that overflows or exceeds
+/// Scratch floats of a tile: the slab (`BLOCK_MAX` rows of `CHUNK + KW - 1` items of
+/// [`CHANNELS`] floats) and a row of `OW` average scales, or `None` if that overflows or exceeds
 /// [`MAX_SCRATCH`].
-pub(crate) fn scratch_len(kh: usize, kw: usize, ow: usize, rows: usize, c: usize) -> Option<usize> {
-    let w = width(c);
-    let slab = rows.checked_add(kh - 1)?.checked_mul(ow)?.checked_mul(w)?;
-    let padded = ow.checked_add(kw - 1)?.checked_mul(w)?;
-    let total = slab.checked_add(padded)?.checked_add(ow.checked_mul(w)?)?;
+pub(crate) fn scratch_len(kw: usize, ow: usize) -> Option<usize> {
+    let items = ow.min(CHUNK).checked_add(kw - 1)?;
+    let slab = items.checked_mul(BLOCK_MAX * CHANNELS)?;
+    let total = slab.checked_add(ow)?;
     (total <= MAX_SCRATCH).then_some(total)
 }
 
-/// Output rows per tile: enough that recomputing the `KH - 1` shared rows costs under 25 %,
-/// and a scratch slab of about 512 KiB (L2).
-pub(crate) fn rows_per_tile(kh: usize, ow: usize, oh: usize) -> usize {
-    let slab = (131_072 / ow.max(1).saturating_mul(CHANNELS)).max(1);
-    slab.max((kh - 1).saturating_mul(4).saturating_add(1))
-        .min(oh.max(1))
+/// Output rows per tile: whole blocks of 8 rows, about 32 Ki outputs of 64 channels.
+pub(crate) fn rows_per_tile(ow: usize, oh: usize) -> usize {
+    let rows = (32_768 / ow.max(1).saturating_mul(CHANNELS)).next_multiple_of(8);
+    rows.clamp(8, oh.max(8)).min(oh.max(1))
 }
 
-/// `y[i] = op(y[i], x[i])` over `width` floats (a whole number of vectors).
-///
-/// # Safety
-/// Both ranges must be valid scratch.
-#[inline(always)]
-unsafe fn fold_into<V: SimdF32, R: Sep<V>>(v: V, y: *mut f32, x: *const f32, width: usize) {
-    let l = V::LANES;
-    let mut i = 0;
-    while i < width {
-        // SAFETY: i < width (caller).
-        unsafe { v.store(y.add(i), R::op(v, v.load(y.add(i)), v.load(x.add(i)))) };
-        i += l;
+/// The items (taps) of `B` consecutive windows along one axis.
+trait Items<V: SimdF32> {
+    /// Item `i`, the identity where it lies in padding.
+    ///
+    /// # Safety
+    /// `i < k + B - 1` for the group's window `k`.
+    unsafe fn get(&self, v: V, i: usize) -> V::V;
+    /// Item `i` of the range [`Items::clip`] returned (not padding).
+    ///
+    /// # Safety
+    /// As [`Items::get`], and `i` inside the clipped range.
+    unsafe fn get_in(&self, v: V, i: usize) -> V::V;
+    /// The part of `a..b` that is not padding.
+    fn clip(&self, a: usize, b: usize) -> (usize, usize);
+}
+
+/// A column of input pixels along H (one channel vector), rows outside `lo..hi` are padding.
+struct Column<V: SimdF32, const TAIL: bool> {
+    /// The column's pixel in input row `ih0` (may lie outside the input: never read there).
+    base: *const f32,
+    /// Input row stride.
+    row: usize,
+    lo: usize,
+    hi: usize,
+    ident: V::V,
+    /// The lanes of a partial channel vector (with `TAIL`).
+    tail: V::Tail,
+}
+
+impl<V: SimdF32, const TAIL: bool> Items<V> for Column<V, TAIL> {
+    #[inline(always)]
+    unsafe fn get(&self, v: V, i: usize) -> V::V {
+        if i < self.lo || i >= self.hi {
+            return self.ident;
+        }
+        // SAFETY: forwarded (i in lo..hi).
+        unsafe { self.get_in(v, i) }
+    }
+    #[inline(always)]
+    unsafe fn get_in(&self, v: V, i: usize) -> V::V {
+        // SAFETY: row i of the column is inside the input (lo..hi), channels masked (caller).
+        unsafe {
+            let p = self.base.wrapping_add(i * self.row);
+            if TAIL {
+                v.load_tail(p, self.tail)
+            } else {
+                v.load(p)
+            }
+        }
+    }
+    #[inline(always)]
+    fn clip(&self, a: usize, b: usize) -> (usize, usize) {
+        (a.max(self.lo), b.min(self.hi).max(a.max(self.lo)))
     }
 }
 
-/// The window reduction along W for one slab row: `n_out` outputs of `width` floats each (all
-/// the tile's channel vectors of a pixel), from `n_out + k - 1` padded items at `x` (item
-/// stride `width`), into `y` (item stride `width`). Van Herk / Gil-Werman overwrites `x` with
-/// per-block suffix reductions.
-///
-/// # Safety
-/// `x` and `y` must address that many items of scratch.
+/// A slab row along W (padding already stored as the identity).
+struct SlabRow {
+    base: *const f32,
+    step: usize,
+}
+
+impl<V: SimdF32> Items<V> for SlabRow {
+    #[inline(always)]
+    unsafe fn get(&self, v: V, i: usize) -> V::V {
+        // SAFETY: slab item i of the row (caller).
+        unsafe { v.load(self.base.add(i * self.step)) }
+    }
+    #[inline(always)]
+    unsafe fn get_in(&self, v: V, i: usize) -> V::V {
+        // SAFETY: forwarded.
+        unsafe { self.get(v, i) }
+    }
+    #[inline(always)]
+    fn clip(&self, a: usize, b: usize) -> (usize, usize) {
+        (a, b)
+    }
+}
+
+/// The `B` windows of `k >= B` taps starting at items `0..B`: they share the middle taps
+/// `B - 1..k`, reduced once; output `t` adds the suffix of taps `t..B - 1` and the prefix of
+/// taps `k..k + t` (van Herk / Gil-Werman with a block of `B`, kept in registers): about
+/// `(k + 2B - 4) / B` operations and `(k + B - 1) / B` loads per output. With `check` (max),
+/// taps `k - 1..` (the rows the previous block did not load) are checked for NaN.
 #[inline(always)]
-unsafe fn along_w<V: SimdF32, R: Sep<V>>(
+unsafe fn windows<V: SimdF32, R: Sep<V>, const B: usize, S: Items<V>>(
     v: V,
-    x: *mut f32,
+    s: &S,
     k: usize,
-    n_out: usize,
-    y: *mut f32,
-    width: usize,
-) {
-    let l = V::LANES;
-    let len = n_out + k - 1;
-    // SAFETY (whole body): items < len for x, < n_out for y; vectors < width.
+    check: bool,
+    bad: &mut V::Bad,
+) -> [V::V; B] {
+    let check = check && R::CHECK_NAN;
+    // SAFETY (whole body): every index is below k + B - 1; get_in only inside the clip.
     unsafe {
-        if k < VHGW_MIN {
-            for i in 0..n_out {
-                let mut u = 0;
-                while u < width {
-                    let mut acc = v.load(x.add(i * width + u));
-                    for j in 1..k {
-                        acc = R::op(v, acc, v.load(x.add((i + j) * width + u)));
-                    }
-                    v.store(y.add(i * width + u), acc);
-                    u += l;
-                }
+        let last = s.get(v, k - 1);
+        // The middle except its last tap (k - 1, checked with the new taps).
+        let (m0, m1) = s.clip(B - 1, k - 1);
+        let mut m = last;
+        if m0 < m1 {
+            // Two chains: the sum of a long middle is not one serial dependency.
+            let mut a = s.get_in(v, m0);
+            let mut i = m0 + 1;
+            while i + 1 < m1 {
+                a = R::op(v, a, s.get_in(v, i));
+                m = R::op(v, m, s.get_in(v, i + 1));
+                i += 2;
             }
-            return;
+            if i < m1 {
+                a = R::op(v, a, s.get_in(v, i));
+            }
+            m = R::op(v, a, m);
         }
-        let mut s = 0;
-        while s < n_out {
-            let e = (s + k).min(len);
-            for i in (s..e - 1).rev() {
-                fold_into::<V, R>(v, x.add(i * width), x.add((i + 1) * width), width);
-            }
-            let mut u = 0;
-            while u < width {
-                let first = v.load(x.add(s * width + u));
-                v.store(y.add(s * width + u), first);
-                // The running prefix of the next block (still untouched).
-                let mut pre = first;
-                for t in 1..k.min(n_out - s) {
-                    let next = v.load(x.add((s + k + t - 1) * width + u));
-                    pre = if t == 1 { next } else { R::op(v, pre, next) };
-                    let out = R::op(v, v.load(x.add((s + t) * width + u)), pre);
-                    v.store(y.add((s + t) * width + u), out);
-                }
-                u += l;
-            }
-            s += k;
+        let mut out = [m; B];
+        let mut suf = m;
+        for t in (0..B - 1).rev() {
+            suf = R::op(v, s.get(v, t), suf);
+            out[t] = suf;
         }
+        let mut pending = last;
+        let mut pre = last;
+        #[allow(clippy::needless_range_loop)] // t is also the tap index
+        for t in 1..B {
+            let x = s.get(v, k + t - 1);
+            if check && t % 2 == 1 {
+                *bad = v.bad_check(*bad, pending, x);
+            }
+            pending = x;
+            pre = if t == 1 { x } else { R::op(v, pre, x) };
+            out[t] = R::op(v, out[t], pre);
+        }
+        if check && B % 2 == 1 {
+            *bad = v.bad_check(*bad, pending, pending);
+        }
+        out
     }
 }
 
-/// Per-image constants of the output writer.
-struct Out<V: SimdF32> {
+/// Checks taps `0..k - 1` of a column for NaN (the first block of a tile; later blocks check
+/// only the taps they are the first to load).
+///
+/// # Safety
+/// As [`Items::get`].
+#[inline(always)]
+unsafe fn check_head<V: SimdF32, S: Items<V>>(v: V, s: &S, k: usize, mut bad: V::Bad) -> V::Bad {
+    let (a, b) = s.clip(0, k - 1);
+    let mut i = a;
+    while i < b {
+        // SAFETY: inside the clip.
+        let (x, y) = unsafe { (s.get_in(v, i), s.get_in(v, (i + 1).min(b - 1))) };
+        bad = v.bad_check(bad, x, y);
+        i += 2;
+    }
+    bad
+}
+
+/// Per-tile constants.
+struct Ctx<V: SimdF32> {
     n: usize,
-    c0: usize,
-    c1: usize,
-    nv: usize,
     lo: V::V,
     hi: V::V,
     clamp: bool,
+    ident: V::V,
+    /// The tile's first channel.
+    c0: usize,
+    /// Whole vectors of the tile's channels, and the lanes of a last partial one.
+    full: usize,
+    tail: Option<V::Tail>,
+    /// Floats per slab item (all the tile's channel vectors of one pixel).
+    width: usize,
+    /// Slab: `BLOCK_MAX` rows of `slab_items` items of `width` floats.
+    slab: *mut f32,
+    slab_items: usize,
+    /// Average scales of one output row (`OW` floats).
+    scales: *mut f32,
 }
 
-/// Writes output row `oh` from a row in slab layout (`[ow][channel vector]`): divisor, result
-/// check, clamp, masked tail.
+/// H pass: rows `o..o + B` of the output, slab items `0..items` (input columns from `iw0`),
+/// every channel vector of the tile, into slab rows `0..B`; with `all` (a tile's first block)
+/// every tap is checked for NaN.
 ///
 /// # Safety
-/// `row` must address `OW * nv` vectors of scratch; the output row must lie in the tile.
+/// As [`run`]; `items` within the slab.
 #[inline(always)]
-unsafe fn emit<V: SimdF32, R: Sep<V>>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn h_pass<V: SimdF32, R: Sep<V>, const B: usize>(
     v: V,
     job: &Job,
-    out: &Out<V>,
-    oh: usize,
-    row: *const f32,
+    cx: &Ctx<V>,
+    o: usize,
+    iw0: isize,
+    items: usize,
+    all: bool,
     mut bad: V::Bad,
 ) -> V::Bad {
     let l = V::LANES;
-    let th = job.h.taps(oh);
-    for ow in 0..job.w.out {
-        let scale = if R::SCALE {
-            let tw = job.w.taps(ow);
-            v.splat(<super::avg::AvgReduce as super::generic::Reduce<V>>::scale(
-                job, oh, ow, th, tw,
-            ))
-        } else {
-            v.splat(1.0)
-        };
-        // SAFETY: output pixel (n, oh, ow) inside the tile.
-        let px = unsafe {
-            job.dst
-                .add(out.n * job.out_batch + oh * job.out_row + ow * job.out_pixel)
-        };
-        for cv in 0..out.nv {
-            let c = out.c0 + cv * l;
-            // SAFETY: slab vector (ow, cv) of the row (caller).
-            let mut y = unsafe { v.load(row.add((ow * out.nv + cv) * l)) };
-            if R::SCALE {
-                y = v.mul(y, scale);
+    let kh = job.h.k;
+    let ih0 = o as isize - job.h.pad_begin as isize;
+    let hin = job.h.input as isize;
+    let lo = (-ih0).clamp(0, (kh + B - 1) as isize) as usize;
+    let hi = (hin - ih0).clamp(lo as isize, (kh + B - 1) as isize) as usize;
+    let stride = cx.slab_items * cx.width;
+    // Row ih0 of the image (possibly outside it: only rows lo..hi are read).
+    let img = job
+        .src
+        .wrapping_add(cx.n * job.in_batch + cx.c0)
+        .wrapping_offset(ih0 * job.in_row as isize);
+    // Items ja..jb are input columns; the others are padding.
+    let ja = (-iw0).clamp(0, items as isize) as usize;
+    let jb = (job.w.input as isize - iw0).clamp(ja as isize, items as isize) as usize;
+    for j in (0..ja).chain(jb..items) {
+        for t in 0..B {
+            let mut u = 0;
+            while u < cx.width {
+                // SAFETY: slab item j of row t (caller: within the slab).
+                unsafe { v.store(cx.slab.add(t * stride + j * cx.width + u), cx.ident) };
+                u += l;
             }
-            if out.clamp {
-                y = v.clamp(y, out.lo, out.hi);
-            }
-            // SAFETY: channels c.. of the pixel, masked at the tile's last channel.
-            unsafe {
-                if c + l > out.c1 {
-                    let t = v.tail(out.c1 - c);
-                    if R::SCALE {
-                        bad = v.bad_keep(bad, v.bad_result(v.bad_init(), y), t);
+        }
+    }
+    for j in ja..jb {
+        let px = img.wrapping_add((iw0 + j as isize) as usize * job.in_pixel);
+        // SAFETY: slab item j of rows 0..B (caller: within the slab).
+        let dst = unsafe { cx.slab.add(j * cx.width) };
+        for cv in 0..cx.full {
+            let col = Column::<V, false> {
+                base: px.wrapping_add(cv * l),
+                row: job.in_row,
+                lo,
+                hi,
+                ident: cx.ident,
+                tail: v.tail(0),
+            };
+            // SAFETY: column taps only, the tile's channels.
+            bad = unsafe {
+                h_column::<V, R, B, false>(v, &col, kh, all, dst.add(cv * l), stride, bad)
+            };
+        }
+        if let Some(tail) = cx.tail {
+            let col = Column::<V, true> {
+                base: px.wrapping_add(cx.full * l),
+                row: job.in_row,
+                lo,
+                hi,
+                ident: cx.ident,
+                tail,
+            };
+            // SAFETY: as above, the partial vector masked.
+            bad = unsafe {
+                h_column::<V, R, B, true>(v, &col, kh, all, dst.add(cx.full * l), stride, bad)
+            };
+        }
+    }
+    bad
+}
+
+/// One channel vector of one column of the H pass: `B` outputs into `dst`, `stride` apart.
+///
+/// # Safety
+/// As [`h_pass`].
+#[inline(always)]
+unsafe fn h_column<V: SimdF32, R: Sep<V>, const B: usize, const TAIL: bool>(
+    v: V,
+    col: &Column<V, TAIL>,
+    kh: usize,
+    all: bool,
+    dst: *mut f32,
+    stride: usize,
+    mut bad: V::Bad,
+) -> V::Bad {
+    // SAFETY: taps below kh + B - 1, in-input rows only (Column); dst rows 0..B (caller).
+    unsafe {
+        if R::CHECK_NAN && all {
+            bad = check_head(v, col, kh, bad);
+        }
+        let out = windows::<V, R, B, _>(v, col, kh, true, &mut bad);
+        for (t, y) in out.into_iter().enumerate() {
+            v.store(dst.add(t * stride), y);
+        }
+    }
+    bad
+}
+
+/// W pass: output row `oh` from the slab row at `row`, outputs `ow0..ow0 + cw`, every
+/// channel vector: divisor, clamp, result check, store.
+///
+/// # Safety
+/// As [`run`]; the slab row holds `cw + KW - 1` items.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn w_pass<V: SimdF32, R: Sep<V>, const B: usize>(
+    v: V,
+    job: &Job,
+    cx: &Ctx<V>,
+    row: *const f32,
+    oh: usize,
+    ow0: usize,
+    cw: usize,
+    mut bad: V::Bad,
+) -> V::Bad {
+    let l = V::LANES;
+    let kw = job.w.k;
+    // SAFETY: output row oh of image n, the tile's first channel.
+    let dst = unsafe { job.dst.add(cx.n * job.out_batch + oh * job.out_row + cx.c0) };
+    let nv = cx.full + usize::from(cx.tail.is_some());
+    let mut g = 0;
+    while g < cw {
+        // The last block overlaps the previous one rather than running short.
+        let s = g.min(cw - B);
+        for cv in 0..nv {
+            let items = SlabRow {
+                // SAFETY: item s of the row, vector cv.
+                base: unsafe { row.add(s * cx.width + cv * l) },
+                step: cx.width,
+            };
+            // SAFETY: items below s + kw + B - 1 <= cw + kw - 1.
+            let out = unsafe { windows::<V, R, B, _>(v, &items, kw, false, &mut bad) };
+            for (t, mut y) in out.into_iter().enumerate() {
+                let ow = ow0 + s + t;
+                if R::SCALE {
+                    // SAFETY: scale row of OW floats.
+                    y = v.mul(y, v.splat(unsafe { *cx.scales.add(ow) }));
+                }
+                if cx.clamp {
+                    y = v.clamp(y, cx.lo, cx.hi);
+                }
+                // SAFETY: pixel ow of the output row, vector cv; a partial vector masked.
+                unsafe {
+                    let px = dst.add(ow * job.out_pixel + cv * l);
+                    match cx.tail {
+                        Some(m) if cv == cx.full => {
+                            if R::SCALE {
+                                bad = v.bad_keep(bad, v.bad_result(v.bad_init(), y), m);
+                            }
+                            v.store_tail(px, y, m);
+                        }
+                        _ => {
+                            if R::SCALE {
+                                bad = v.bad_result(bad, y);
+                            }
+                            v.store(px, y);
+                        }
                     }
-                    v.store_tail(px.add(c), y, t);
-                } else {
-                    if R::SCALE {
-                        bad = v.bad_result(bad, y);
-                    }
-                    v.store(px.add(c), y);
                 }
             }
         }
+        g = s + B;
+    }
+    bad
+}
+
+/// Fills the scale row for output row `oh` (average only).
+///
+/// # Safety
+/// `scales` must hold `OW` floats.
+unsafe fn fill_scales(job: &Job, oh: usize, scales: *mut f32) {
+    let th = job.h.taps(oh);
+    for ow in 0..job.w.out {
+        let tw = job.w.taps(ow);
+        let d = super::avg::divisor(job, oh, ow, th, tw);
+        // SAFETY: ow < OW.
+        unsafe { *scales.add(ow) = (1.0 / d as f64) as f32 };
+    }
+}
+
+/// The H factor of output row `oh`'s divisors (rows with equal factors share a scale row).
+fn scale_key(job: &Job, oh: usize) -> usize {
+    match job.op {
+        OpSpec::Avg(crate::params::Divisor::Override(_)) => 0,
+        OpSpec::Avg(crate::params::Divisor::IncludePad) => job.h.include_pad_count(oh),
+        _ => {
+            let th = job.h.taps(oh);
+            th.1 - th.0
+        }
+    }
+}
+
+/// Runs blocks of `BH` output rows (the last block overlapping) over output columns
+/// `ow0..ow0 + cw`; W blocks of `BW`.
+///
+/// # Safety
+/// As [`run`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows<V: SimdF32, R: Sep<V>, const BH: usize, const BW: usize>(
+    v: V,
+    job: &Job,
+    cx: &Ctx<V>,
+    tile: &Tile,
+    ow0: usize,
+    cw: usize,
+    scale_of: &mut usize,
+    mut bad: V::Bad,
+) -> V::Bad {
+    let (oh0, oh1) = tile.oh;
+    let items = cw + job.w.k - 1;
+    let iw0 = ow0 as isize - job.w.pad_begin as isize;
+    let stride = cx.slab_items * cx.width;
+    let mut g = oh0;
+    while g < oh1 {
+        let o = g.min(oh1 - BH);
+        // SAFETY: forwarded; items <= slab_items.
+        bad = unsafe { h_pass::<V, R, BH>(v, job, cx, o, iw0, items, g == oh0, bad) };
+        for t in 0..BH {
+            if R::SCALE {
+                let key = scale_key(job, o + t);
+                if key != *scale_of {
+                    // SAFETY: the scale row (OW floats).
+                    unsafe { fill_scales(job, o + t, cx.scales) };
+                    *scale_of = key;
+                }
+            }
+            // SAFETY: slab row t; forwarded.
+            bad = unsafe {
+                w_pass::<V, R, BW>(v, job, cx, cx.slab.add(t * stride), o + t, ow0, cw, bad)
+            };
+        }
+        g = o + BH;
     }
     bad
 }
@@ -243,139 +536,73 @@ unsafe fn emit<V: SimdF32, R: Sep<V>>(
 /// Runs the separable kernel over the tile (stride 1, dilation 1 on both axes).
 ///
 /// # Safety
-/// As [`super::generic::run`]; `tile.scratch` must hold [`scratch_len`] floats for the tile's
-/// rows, and the tile's channels must span at most [`CHANNELS`].
+/// As [`super::generic::run`]; `tile.scratch` must hold [`scratch_len`] floats, and the tile
+/// at most [`CHANNELS`] channels.
 #[inline(always)]
 pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
     let l = V::LANES;
     let (c0, c1) = tile.c;
-    let nv = (c1 - c0).div_ceil(l);
-    let width = nv * l; // floats per pixel in scratch
     let (kh, kw) = (job.h.k, job.w.k);
-    let (ow_n, oh0, oh1) = (job.w.out, tile.oh.0, tile.oh.1);
-    let nr = oh1 - oh0 + kh - 1;
-    let slab_row = ow_n * width;
-    let slab = tile.scratch;
-    // SAFETY: the padded row and the prefix row follow the slab (scratch_len).
-    let (e_buf, p_buf) = unsafe {
-        let e = slab.add(nr * slab_row);
-        (e, e.add((ow_n + kw - 1) * width))
+    let ow_n = job.w.out;
+    let slab_items = ow_n.min(CHUNK) + kw - 1;
+    let full = (c1 - c0) / l;
+    let tail = ((c1 - c0) % l != 0).then(|| v.tail((c1 - c0) % l));
+    let width = (c1 - c0).div_ceil(l) * l;
+    let cx = Ctx::<V> {
+        n: 0,
+        lo: v.splat(job.lo),
+        hi: v.splat(job.hi),
+        clamp: job.lo != f32::NEG_INFINITY || job.hi != f32::INFINITY,
+        ident: v.splat(R::IDENTITY),
+        c0,
+        full,
+        tail,
+        width,
+        slab: tile.scratch,
+        slab_items,
+        // SAFETY: the scale row follows the slab (scratch_len).
+        scales: unsafe { tile.scratch.add(slab_items * BLOCK_MAX * CHANNELS) },
     };
-    let ident = v.splat(R::IDENTITY);
-    let clamp = job.lo != f32::NEG_INFINITY || job.hi != f32::INFINITY;
+    let bh = block(kh.min(tile.oh.1 - tile.oh.0));
+    // usize::MAX: no scale row yet.
+    let mut scale_of = usize::MAX;
     for n in tile.n.0..tile.n.1 {
-        let out = Out::<V> {
-            n,
-            c0,
-            c1,
-            nv,
-            lo: v.splat(job.lo),
-            hi: v.splat(job.hi),
-            clamp,
-        };
+        let cx = Ctx::<V> { n, ..cx };
         let mut bad = v.bad_init();
-        // Pass 1: each needed input row, padded, reduced along W into the slab.
-        for r in 0..nr {
-            let ih = (oh0 + r) as isize - job.h.pad_begin as isize;
-            // SAFETY: scratch indices inside scratch_len; input reads at in-input pixels and
-            // channels below c1 (masked tail).
-            unsafe {
-                let dst = slab.add(r * slab_row);
-                if ih < 0 || ih >= job.h.input as isize {
-                    let mut i = 0;
-                    while i < slab_row {
-                        v.store(dst.add(i), ident);
-                        i += l;
-                    }
-                    continue;
+        let mut ow0 = 0;
+        while ow0 < ow_n {
+            let cw = (ow_n - ow0).min(CHUNK);
+            let bw = block(kw.min(cw));
+            // SAFETY: forwarded contract.
+            bad = unsafe {
+                macro_rules! go {
+                    ($bh:literal, $bw:literal) => {
+                        rows::<V, R, $bh, $bw>(v, job, &cx, tile, ow0, cw, &mut scale_of, bad)
+                    };
                 }
-                let row = job.src.add(n * job.in_batch + ih as usize * job.in_row);
-                for j in 0..ow_n + kw - 1 {
-                    let iw = j as isize - job.w.pad_begin as isize;
-                    let inside = iw >= 0 && iw < job.w.input as isize;
-                    let px = row.add(if inside {
-                        iw as usize * job.in_pixel
-                    } else {
-                        0
-                    });
-                    let mut prev = ident;
-                    for cv in 0..nv {
-                        let c = c0 + cv * l;
-                        let x = if !inside {
-                            ident
-                        } else if c + l > c1 {
-                            v.load_tail(px.add(c), v.tail(c1 - c))
-                        } else {
-                            v.load(px.add(c))
-                        };
-                        if R::CHECK_NAN {
-                            if cv % 2 == 1 {
-                                bad = v.bad_check(bad, prev, x);
-                            } else if cv + 1 == nv {
-                                bad = v.bad_check(bad, x, x);
-                            }
-                            prev = x;
-                        }
-                        v.store(e_buf.add(j * width + cv * l), x);
-                    }
+                match (bh, bw) {
+                    (8, 8) => go!(8, 8),
+                    (8, 4) => go!(8, 4),
+                    (8, 2) => go!(8, 2),
+                    (8, _) => go!(8, 1),
+                    (4, 8) => go!(4, 8),
+                    (4, 4) => go!(4, 4),
+                    (4, 2) => go!(4, 2),
+                    (4, _) => go!(4, 1),
+                    (2, 8) => go!(2, 8),
+                    (2, 4) => go!(2, 4),
+                    (2, 2) => go!(2, 2),
+                    (2, _) => go!(2, 1),
+                    (_, 8) => go!(1, 8),
+                    (_, 4) => go!(1, 4),
+                    (_, 2) => go!(1, 2),
+                    _ => go!(1, 1),
                 }
-                along_w::<V, R>(v, e_buf, kw, ow_n, dst, width);
-            }
-        }
-        // Pass 2: along H over whole slab rows (contiguous), straight into the output.
-        let n_out = oh1 - oh0;
-        // SAFETY (whole pass): slab rows < nr, the prefix row, output rows of the tile.
-        unsafe {
-            if kh < VHGW_MIN {
-                for o in 0..n_out {
-                    let src0 = slab.add(o * slab_row);
-                    let mut i = 0;
-                    while i < slab_row {
-                        let mut acc = v.load(src0.add(i));
-                        for j in 1..kh {
-                            acc = R::op(v, acc, v.load(src0.add(j * slab_row + i)));
-                        }
-                        v.store(p_buf.add(i), acc);
-                        i += l;
-                    }
-                    bad = emit::<V, R>(v, job, &out, oh0 + o, p_buf, bad);
-                }
-            } else {
-                let mut s = 0;
-                while s < n_out {
-                    let e = (s + kh).min(nr);
-                    for i in (s..e - 1).rev() {
-                        fold_into::<V, R>(
-                            v,
-                            slab.add(i * slab_row),
-                            slab.add((i + 1) * slab_row),
-                            slab_row,
-                        );
-                    }
-                    bad = emit::<V, R>(v, job, &out, oh0 + s, slab.add(s * slab_row), bad);
-                    for t in 1..kh.min(n_out - s) {
-                        let next = slab.add((s + kh + t - 1) * slab_row);
-                        let suf = slab.add((s + t) * slab_row);
-                        let mut i = 0;
-                        while i < slab_row {
-                            let pre = if t == 1 {
-                                v.load(next.add(i))
-                            } else {
-                                R::op(v, v.load(p_buf.add(i)), v.load(next.add(i)))
-                            };
-                            v.store(p_buf.add(i), pre);
-                            // The output row is formed in the suffix row (not needed again).
-                            v.store(suf.add(i), R::op(v, v.load(suf.add(i)), pre));
-                            i += l;
-                        }
-                        bad = emit::<V, R>(v, job, &out, oh0 + s + t, suf, bad);
-                    }
-                    s += kh;
-                }
-            }
+            };
+            ow0 += cw;
         }
         if v.bad_any(bad) {
-            for oh in oh0..oh1 {
+            for oh in tile.oh.0..tile.oh.1 {
                 // SAFETY: rows of the tile.
                 unsafe { super::exact::row(job, n, oh, 0, ow_n, (c0, c1)) };
             }
