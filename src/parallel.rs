@@ -257,11 +257,11 @@ pub(crate) unsafe fn run(
     }
 }
 
-/// Runs the tiles on `pool` (rayon's global pool if `None`). From a thread of that pool the
-/// tiles go to a parallel iterator (rayon's stack jobs, no allocation). From any other thread
-/// the caller works too: it counts as one of the pool's `N` threads, spawns `N - 1` helpers
-/// (one rayon heap job each) and takes tiles from a shared counter like them, so the helpers'
-/// wake-up overlaps with its own work instead of the caller sleeping through a hand-off.
+/// Runs the tiles on `pool` (rayon's global pool if `None`) with a parallel iterator (rayon's
+/// stack jobs: no allocation once its queues are warm). From a thread of that pool the caller
+/// takes part; from any other thread, rayon hands the work to the pool and the caller sleeps
+/// until it is done, which adds a wake-up on each side (an engine that calls from inside its
+/// pool, `pool.install(..)`, avoids it).
 #[cfg(feature = "rayon")]
 fn parallel(
     func: KernelFn,
@@ -271,59 +271,22 @@ fn parallel(
     pool: Option<&rayon::ThreadPool>,
 ) {
     use rayon::prelude::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let (inside, n) = match pool {
-        Some(p) => (p.current_thread_index().is_some(), p.current_num_threads()),
-        None => (
-            rayon::current_thread_index().is_some(),
-            rayon::current_num_threads(),
-        ),
-    };
-    let tile = |t: usize, buf: *mut f32| {
-        let tile = Tile {
-            scratch: buf,
-            ..part.tile(t)
-        };
-        // SAFETY: see `Shared`; each tile is computed by exactly one thread, with a scratch
-        // slot it holds exclusively.
-        unsafe { func(shared.job(), &tile) };
-    };
-    if inside {
-        let body = || {
-            (0..part.len()).into_par_iter().for_each(|t| {
-                let hint = rayon::current_thread_index().map_or(0, |i| i + 1);
-                scratch.with(hint, |buf| tile(t, buf));
+    let body = || {
+        (0..part.len()).into_par_iter().for_each(|t| {
+            let hint = rayon::current_thread_index().map_or(0, |i| i + 1);
+            scratch.with(hint, |buf| {
+                let tile = Tile {
+                    scratch: buf,
+                    ..part.tile(t)
+                };
+                // SAFETY: see `Shared`; each tile is computed by exactly one thread, with a
+                // scratch slot it holds exclusively.
+                unsafe { func(shared.job(), &tile) };
             })
-        };
-        return match pool {
-            Some(p) => p.install(body),
-            None => body(),
-        };
-    }
-    let next = AtomicUsize::new(0);
-    let work = |hint: usize| {
-        scratch.with(hint, |buf| {
-            loop {
-                let t = next.fetch_add(1, Ordering::Relaxed);
-                if t >= part.len() {
-                    break;
-                }
-                tile(t, buf);
-            }
         })
     };
-    let helpers = n.saturating_sub(1).min(part.len() - 1);
     match pool {
-        Some(p) => p.in_place_scope(|s| spawn_and_work(s, helpers, &work)),
-        None => rayon::in_place_scope(|s| spawn_and_work(s, helpers, &work)),
+        Some(p) => p.install(body),
+        None => body(),
     }
-}
-
-/// Spawns `helpers` copies of `work` (scratch hints 1..) and runs it on this thread (hint 0).
-#[cfg(feature = "rayon")]
-fn spawn_and_work<'s>(s: &rayon::Scope<'s>, helpers: usize, work: &'s (impl Fn(usize) + Sync)) {
-    for h in 0..helpers {
-        s.spawn(move |_| work(h + 1));
-    }
-    work(0);
 }
