@@ -52,6 +52,14 @@ pub(crate) fn work_us(spec: &Spec) -> f64 {
     (inp + out) * 4.0 / 1e5 + out * taps * ns_per_tap / 1e3
 }
 
+/// The chunk size that cuts `rows` into as many chunks as chunks of `target` would, of equal
+/// sizes (the last one no smaller than the others by more than one): unequal tiles leave a
+/// thread waiting for the largest.
+pub(crate) fn balanced(target: usize, rows: usize) -> usize {
+    let rows = rows.max(1);
+    rows.div_ceil(rows.div_ceil(target.clamp(1, rows)))
+}
+
 /// The fixed tiles of a plan.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Partition {
@@ -96,7 +104,7 @@ impl Partition {
             256
         };
         let per_row = ow.max(1).saturating_mul(c_chunk.min(c.max(1)));
-        let row_chunk = (TILE_ELEMENTS / per_row).clamp(1, rows.max(1));
+        let row_chunk = balanced((TILE_ELEMENTS / per_row).max(1), rows);
         Partition {
             n,
             rows,

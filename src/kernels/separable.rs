@@ -105,10 +105,11 @@ pub(crate) fn scratch_len(kw: usize, ow: usize) -> Option<usize> {
     (total <= MAX_SCRATCH).then_some(total)
 }
 
-/// Output rows per tile: whole blocks of 8 rows, about 32 Ki outputs of 64 channels.
+/// Output rows per tile: about 32 Ki outputs of 64 channels, at least 8 rows (a block), the
+/// chunks of equal height.
 pub(crate) fn rows_per_tile(ow: usize, oh: usize) -> usize {
     let rows = (32_768 / ow.max(1).saturating_mul(CHANNELS)).next_multiple_of(8);
-    rows.clamp(8, oh.max(8)).min(oh.max(1))
+    crate::parallel::balanced(rows.clamp(8, oh.max(8)), oh)
 }
 
 /// The items (taps) of `B` consecutive windows along one axis.
