@@ -36,7 +36,9 @@ pub(crate) trait Reduce<V: SimdF32> {
     const CHECK_RESULT: bool = false;
     /// Marks the lanes of result `y` the vector arithmetic may have got wrong (default: NaN,
     /// infinite or subnormal, for f32 sums that overflow or a reciprocal that misses a
-    /// subnormal tie).
+    /// subnormal tie). Inlined, as every SIMD helper: an outlined copy would be compiled
+    /// without the tier's target features (a call per intrinsic).
+    #[inline(always)]
     fn check(v: V, bad: V::Bad, y: V::V) -> V::Bad {
         v.bad_result(bad, y)
     }

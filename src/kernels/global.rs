@@ -17,7 +17,9 @@ use crate::simd::SimdF32;
 pub(crate) unsafe fn run<V: SimdF32, R: Reduce<V>>(v: V, job: &Job, tile: &Tile) {
     // SAFETY: forwarded contract.
     unsafe {
-        if V::LANES >= 16 {
+        // 8 vectors per block from AVX2 on (measured on 7x7x2048 average: avx2 12.0 us with
+        // 4, 5.5 with 8; the 4-vector block walks twice as many 8 KiB-strided passes).
+        if V::LANES >= 8 {
             run_u::<V, R, 8>(v, job, tile)
         } else {
             run_u::<V, R, 4>(v, job, tile)
