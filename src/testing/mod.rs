@@ -180,14 +180,20 @@ fn windows(m: Match, algorithm: &str) -> Vec<Window> {
             Window::new([1, 1]),
             Window::new([2, 2]),
             Window::new([3, 1]).padding(p([2, 0], [1, 0])),
+            Window::new([1, 3])
+                .padding(p([0, 2], [0, 1]))
+                .ceil_mode(true),
+            Window::new([3, 2]).padding(Padding::SameUpper),
+            Window::new([3, 3]).padding(Padding::SameLower),
+            Window::new([2, 3]).padding(p([1, 2], [0, 2])),
+        ],
+        Match::Family(_) => vec![
+            Window::new([4, 4]),
             Window::new([1, 4])
                 .padding(p([0, 3], [0, 1]))
                 .ceil_mode(true),
             Window::new([4, 3]).padding(Padding::SameUpper),
-            Window::new([3, 3]).padding(Padding::SameLower),
             Window::new([2, 4]).padding(p([1, 2], [0, 3])),
-        ],
-        Match::Family(_) => vec![
             Window::new([5, 5]).padding(Padding::symmetric([2, 2])),
             Window::new([9, 9]).padding(Padding::symmetric([4, 4])),
             Window::new([13, 13]).padding(Padding::symmetric([6, 6])),
