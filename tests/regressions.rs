@@ -305,3 +305,26 @@ fn separable_unused_huge_row_stride_of_a_size_one_axis_runs() {
         }
     }
 }
+
+/// Fuzzer finding (api target, at 66af931; open): the rewritten separable kernels compute the
+/// address of the window's first input row as `ih0 * in_row` in `isize`
+/// (src/kernels/separable.rs:320, `h_pass`), where `ih0 = o - pad_begin`. A huge kernel along
+/// H puts `ih0` near `-2^60`, and the product overflows ("attempt to multiply with overflow"
+/// with overflow checks on) even with dense strides; the scratch cap of 723a025 no longer
+/// turns such plans away from the separable family. Found (crash-4c78a2a3...) with a 1x1x4x3
+/// input, max, kernel `[2^61 - 1, 2]`, stride 1, SameUpper, `Isa::Best` (kernel
+/// `max_f32_s1_sep__avx512`), with `SIMDPOOL_FUZZ_ALLOW=dilation-overflow`. The plan is valid:
+/// every window holds the input's single row.
+#[test]
+fn separable_huge_kernel_over_h_first_row_offset_does_not_overflow() {
+    let shape = Shape::nhwc(1, 1, 4, 3);
+    let x: Vec<f32> = (0..12).map(|i| (i % 5) as f32 - 2.0).collect();
+    let w = Window::new([(1usize << 61) - 1, 2]).padding(Padding::SameUpper);
+    for params in [
+        PoolParams::max(w),
+        PoolParams::avg(w, simdpool::Divisor::ExcludePad),
+    ] {
+        let failures = every_tier(&params, shape, &x);
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+}
