@@ -268,3 +268,63 @@ fn unused_huge_stride_of_a_size_one_axis_runs() {
         assert_eq!(y.as_slice(), [1.0, 3.0], "{}", plan.kernel_name());
     }
 }
+
+/// Fuzzer finding (api target, first run after 66af931; open): the rewritten stride-1 separable
+/// kernels multiply an unused stride again. Along an axis of size 1 a view's stride is never
+/// used, so any value is valid (SPEC.md "Tensors"), but the H pass loads input row `i` of a
+/// column at `base.wrapping_add(i * row)` (src/kernels/separable.rs:156, `Column::get_in`),
+/// where `i` counts from the window's first row: with padding above the input, `i` is the pad
+/// (here 2) and `2 * row` overflows for a huge row stride, "attempt to multiply with overflow"
+/// with overflow checks on (debug builds, `cargo test`, fuzzing). Found (crash-1fee56f8...)
+/// with an 8x1x1x1 input, average (exclude-pad), kernel `[6, 1]`, stride 1, SameUpper
+/// (2 rows of padding above), `Isa::Tier(Avx2)` (kernel `avg_f32_s1_sep__avx2`), and a huge
+/// input row stride. Minimized: 1x1x1x1 input with row stride `usize::MAX`, average or max,
+/// kernel `[6, 1]`, SameUpper: all six (avg, max) x (baseline, avx2, avx512) plans panic
+/// (`kernel_name` `avg_f32_s1_blocksum__*` / `max_f32_s1_vhgw__*`). The same class as
+/// `unused_huge_stride_of_a_size_one_axis_runs` (fixed in 723a025 for the generic kernels).
+#[test]
+fn separable_unused_huge_row_stride_of_a_size_one_axis_runs() {
+    let shape = Shape::nhwc(1, 1, 1, 1);
+    let x = [3.0f32];
+    let input = simdpool::TensorView::with_strides(
+        &x,
+        shape,
+        simdpool::Strides::nhwc(1, usize::MAX, 1),
+    )
+    .expect("a size-1 axis accepts any stride");
+    let w = Window::new([6, 1]).padding(Padding::SameUpper);
+    for params in [
+        PoolParams::avg(w, simdpool::Divisor::ExcludePad),
+        PoolParams::max(w),
+    ] {
+        for t in available_tiers() {
+            let plan = Plan::new(&params, shape, Isa::Tier(t)).expect("plan");
+            let mut y = Tensor::zeros(plan.output_shape()).expect("output");
+            plan.run(input, y.view_mut()).expect("run");
+            assert_eq!(y.as_slice(), [3.0], "{}", plan.kernel_name());
+        }
+    }
+}
+
+/// Fuzzer finding (api target, at 66af931; open): the rewritten separable kernels compute the
+/// address of the window's first input row as `ih0 * in_row` in `isize`
+/// (src/kernels/separable.rs:320, `h_pass`), where `ih0 = o - pad_begin`. A huge kernel along
+/// H puts `ih0` near `-2^60`, and the product overflows ("attempt to multiply with overflow"
+/// with overflow checks on) even with dense strides; the scratch cap of 723a025 no longer
+/// turns such plans away from the separable family. Found (crash-4c78a2a3...) with a 1x1x4x3
+/// input, max, kernel `[2^61 - 1, 2]`, stride 1, SameUpper, `Isa::Best` (kernel
+/// `max_f32_s1_sep__avx512`), with `SIMDPOOL_FUZZ_ALLOW=dilation-overflow`. The plan is valid:
+/// every window holds the input's single row.
+#[test]
+fn separable_huge_kernel_over_h_first_row_offset_does_not_overflow() {
+    let shape = Shape::nhwc(1, 1, 4, 3);
+    let x: Vec<f32> = (0..12).map(|i| (i % 5) as f32 - 2.0).collect();
+    let w = Window::new([(1usize << 61) - 1, 2]).padding(Padding::SameUpper);
+    for params in [
+        PoolParams::max(w),
+        PoolParams::avg(w, simdpool::Divisor::ExcludePad),
+    ] {
+        let failures = every_tier(&params, shape, &x);
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+}

@@ -13,7 +13,8 @@
 //! and the input values), so the crash file and the message both reproduce it.
 //!
 //! Every `STATS_EVERY` valid cases it prints a `simdpool-fuzz stats:` line (cumulative for
-//! this process: valid cases, runs per tier, cases per operator) to stderr.
+//! this process: valid cases, runs per tier, cases per operator) to stderr, and once more
+//! (ending in `(at exit)`) when libFuzzer exits normally.
 
 #![no_main]
 
@@ -571,23 +572,46 @@ fn count(valid: bool, tiers: &[Tier], threaded: bool, op: &Op) {
         .expect("known op");
     s.ops[i] += 1;
     if s.valid.is_multiple_of(STATS_EVERY) {
-        let ops: Vec<String> = OP_NAMES
-            .iter()
-            .zip(s.ops)
-            .map(|(n, c)| format!("{n}={c}"))
-            .collect();
-        eprintln!(
-            "simdpool-fuzz stats: valid={} invalid={} baseline={} avx2={} avx512={} threaded={} known_skipped={} {}",
-            s.valid,
-            s.invalid,
-            s.tier_runs[0],
-            s.tier_runs[1],
-            s.tier_runs[2],
-            s.threaded_runs,
-            s.known,
-            ops.join(" ")
-        );
+        print_stats(&s, "");
     }
+}
+
+fn print_stats(s: &Stats, suffix: &str) {
+    let ops: Vec<String> = OP_NAMES
+        .iter()
+        .zip(s.ops)
+        .map(|(n, c)| format!("{n}={c}"))
+        .collect();
+    eprintln!(
+        "simdpool-fuzz stats: valid={} invalid={} baseline={} avx2={} avx512={} threaded={} known_skipped={} {}{}",
+        s.valid,
+        s.invalid,
+        s.tier_runs[0],
+        s.tier_runs[1],
+        s.tier_runs[2],
+        s.threaded_runs,
+        s.known,
+        ops.join(" "),
+        suffix
+    );
+}
+
+/// The process's totals once more when libFuzzer exits normally (`-max_total_time`, `-runs`),
+/// so a run's figures are exact, not rounded down to `STATS_EVERY`.
+extern "C" fn print_final_stats() {
+    let s = STATS.lock().unwrap_or_else(|e| e.into_inner());
+    print_stats(&s, " (at exit)");
+}
+
+fn register_final_stats() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    unsafe extern "C" {
+        fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+    }
+    // SAFETY: atexit is the C library's; the handler only locks a static and prints.
+    ONCE.call_once(|| unsafe {
+        atexit(print_final_stats);
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -875,6 +899,7 @@ fn check_case(case: &Case) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    register_final_stats();
     let mut u = Unstructured::new(data);
     if let Ok(case) = decode(&mut u) {
         check_case(&case);
