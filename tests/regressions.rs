@@ -286,12 +286,9 @@ fn unused_huge_stride_of_a_size_one_axis_runs() {
 fn separable_unused_huge_row_stride_of_a_size_one_axis_runs() {
     let shape = Shape::nhwc(1, 1, 1, 1);
     let x = [3.0f32];
-    let input = simdpool::TensorView::with_strides(
-        &x,
-        shape,
-        simdpool::Strides::nhwc(1, usize::MAX, 1),
-    )
-    .expect("a size-1 axis accepts any stride");
+    let input =
+        simdpool::TensorView::with_strides(&x, shape, simdpool::Strides::nhwc(1, usize::MAX, 1))
+            .expect("a size-1 axis accepts any stride");
     let w = Window::new([6, 1]).padding(Padding::SameUpper);
     for params in [
         PoolParams::avg(w, simdpool::Divisor::ExcludePad),

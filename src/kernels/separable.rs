@@ -132,10 +132,13 @@ trait Items<V: SimdF32> {
 
 /// A column of input pixels along H (one channel vector), rows outside `lo..hi` are padding.
 struct Column<V: SimdF32, const TAIL: bool> {
-    /// The column's pixel in input row `ih0` (may lie outside the input: never read there).
+    /// The column's pixel in input row 0.
     base: *const f32,
     /// Input row stride.
     row: usize,
+    /// The input row of item 0 (negative in padding): item `i` is row `first + i`, so that
+    /// only in-input rows are multiplied by the stride (a size-1 axis may have any stride).
+    first: isize,
     lo: usize,
     hi: usize,
     ident: V::V,
@@ -154,9 +157,9 @@ impl<V: SimdF32, const TAIL: bool> Items<V> for Column<V, TAIL> {
     }
     #[inline(always)]
     unsafe fn get_in(&self, v: V, i: usize) -> V::V {
-        // SAFETY: row i of the column is inside the input (lo..hi), channels masked (caller).
+        // SAFETY: item i is in-input row first + i (lo..hi), channels masked (caller).
         unsafe {
-            let p = self.base.wrapping_add(i * self.row);
+            let p = self.base.add((self.first + i as isize) as usize * self.row);
             if TAIL {
                 v.load_tail(p, self.tail)
             } else {
@@ -316,11 +319,9 @@ unsafe fn h_pass<V: SimdF32, R: Sep<V>, const B: usize>(
     let lo = (-ih0).clamp(0, (kh + B - 1) as isize) as usize;
     let hi = (hin - ih0).clamp(lo as isize, (kh + B - 1) as isize) as usize;
     let stride = cx.slab_items * cx.width;
-    // Row ih0 of the image (possibly outside it: only rows lo..hi are read).
-    let img = job
-        .src
-        .wrapping_add(cx.n * job.in_batch + cx.c0)
-        .wrapping_offset(ih0 * job.in_row as isize);
+    // Row 0 of the image (items lo..hi are rows ih0 + lo..ih0 + hi of it).
+    // SAFETY: image n, the tile's first channel.
+    let img = unsafe { job.src.add(cx.n * job.in_batch + cx.c0) };
     // Items ja..jb are input columns; the others are padding.
     let ja = (-iw0).clamp(0, items as isize) as usize;
     let jb = (job.w.input as isize - iw0).clamp(ja as isize, items as isize) as usize;
@@ -335,13 +336,15 @@ unsafe fn h_pass<V: SimdF32, R: Sep<V>, const B: usize>(
         }
     }
     for j in ja..jb {
-        let px = img.wrapping_add((iw0 + j as isize) as usize * job.in_pixel);
+        // SAFETY: input column iw0 + j (ja..jb lie inside the input).
+        let px = unsafe { img.add((iw0 + j as isize) as usize * job.in_pixel) };
         // SAFETY: slab item j of rows 0..B (caller: within the slab).
         let dst = unsafe { cx.slab.add(j * cx.width) };
         for cv in 0..cx.full {
             let col = Column::<V, false> {
                 base: px.wrapping_add(cv * l),
                 row: job.in_row,
+                first: ih0,
                 lo,
                 hi,
                 ident: cx.ident,
@@ -356,6 +359,7 @@ unsafe fn h_pass<V: SimdF32, R: Sep<V>, const B: usize>(
             let col = Column::<V, true> {
                 base: px.wrapping_add(cx.full * l),
                 row: job.in_row,
+                first: ih0,
                 lo,
                 hi,
                 ident: cx.ident,
