@@ -43,7 +43,7 @@ pub(crate) const PARALLEL_MIN_US: f64 = 10.0;
 pub(crate) fn work_us(spec: &Spec) -> f64 {
     let elems = |s: &crate::tensor::Shape| s.num_elements().unwrap_or(usize::MAX) as f64;
     let (inp, out) = (elems(&spec.input), elems(&spec.output));
-    let taps = (spec.h.k * spec.w.k) as f64;
+    let taps = spec.h.k as f64 * spec.w.k as f64;
     let ns_per_tap = match spec.op.kernel_op() {
         "lp" | "glp" => 0.7,
         "stochtrain" | "stochinfer" => 0.25,

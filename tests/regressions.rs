@@ -325,3 +325,29 @@ fn separable_huge_kernel_over_h_first_row_offset_does_not_overflow() {
         assert!(failures.is_empty(), "{failures:#?}");
     }
 }
+
+/// Review finding (not the fuzzer's): the parallel threshold's work estimate multiplied the
+/// window's tap counts in `usize` (`kh * kw`), which overflows for a valid plan whose kernel is
+/// huge along both axes (every window still holds the one input pixel); with overflow checks
+/// on, every `run` panicked. Now computed in f64.
+#[test]
+fn huge_kernel_on_both_axes_runs() {
+    let shape = Shape::nhwc(1, 1, 1, 2);
+    let x = [1.5f32, -2.0];
+    let k = 1usize << 40;
+    let w = Window::new([k, k]).padding(Padding::SameUpper);
+    for params in [
+        PoolParams::max(w),
+        PoolParams::avg(w, simdpool::Divisor::ExcludePad),
+    ] {
+        for isa in
+            std::iter::once(Isa::Reference).chain(available_tiers().into_iter().map(Isa::Tier))
+        {
+            let plan = Plan::new(&params, shape, isa).expect("plan");
+            let mut y = Tensor::zeros(plan.output_shape()).expect("output");
+            plan.run(Tensor::from_slice(shape, &x).unwrap().view(), y.view_mut())
+                .expect("run");
+            assert_eq!(y.as_slice(), x, "{}", plan.kernel_name());
+        }
+    }
+}
