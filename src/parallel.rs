@@ -70,6 +70,9 @@ pub(crate) struct Partition {
     c: usize,
     c_chunk: usize,
     c_chunks: usize,
+    /// Whether the problem is worth splitting across threads ([`work_us`] at least
+    /// [`PARALLEL_MIN_US`]): decided with the plan, not per run.
+    split: bool,
 }
 
 impl Partition {
@@ -77,6 +80,7 @@ impl Partition {
     /// channels, so that the rows they share are recomputed rarely.
     pub(crate) fn new(spec: &Spec, separable: bool) -> Partition {
         let (n, rows, ow, c) = (spec.input.n(), spec.h.out, spec.w.out, spec.input.c());
+        let split = work_us(spec) >= PARALLEL_MIN_US;
         if separable {
             let row_chunk = separable::rows_per_tile(ow, rows);
             return Partition {
@@ -87,6 +91,7 @@ impl Partition {
                 c,
                 c_chunk: separable::CHANNELS,
                 c_chunks: c.div_ceil(separable::CHANNELS),
+                split,
             };
         }
         let global = matches!(
@@ -113,6 +118,7 @@ impl Partition {
             c,
             c_chunk,
             c_chunks: c.div_ceil(c_chunk),
+            split,
         }
     }
 
@@ -236,7 +242,6 @@ pub(crate) unsafe fn run(
     part: &Partition,
     scratch: &Scratch,
     threads: Threads<'_>,
-    work_us: f64,
 ) {
     let sequential = || {
         scratch.with(0, |buf| {
@@ -251,7 +256,7 @@ pub(crate) unsafe fn run(
             }
         })
     };
-    if work_us < PARALLEL_MIN_US || part.len() < 2 {
+    if !part.split || part.len() < 2 {
         return sequential();
     }
     match threads {

@@ -448,12 +448,11 @@ impl Plan<f32> {
             Selected::Reference => reference::run(&self.spec, &input, &mut output, seed),
             Selected::Kernel(k) => {
                 let job = self.job(&input, &mut output, seed);
-                let work = parallel::work_us(&self.spec);
                 // SAFETY: the views' shapes equal the plan's and their constructors checked
                 // that their buffers hold every element their strides address; the kernel's
                 // tier is available (checked when the plan was made) and it accepts the spec;
                 // the partition's tiles cover the output without overlap.
-                unsafe { parallel::run(k.func, &job, &self.part, &self.scratch, threads, work) };
+                unsafe { parallel::run(k.func, &job, &self.part, &self.scratch, threads) };
                 #[cfg(feature = "check")]
                 if let Err(m) = crate::check::compare(self, input, output.as_view(), seed) {
                     panic!(

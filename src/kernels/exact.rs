@@ -22,9 +22,10 @@ pub(crate) unsafe fn row(
     let (h, w) = (job.h, job.w);
     // Dense NHWC index of a tap, as the reference reports it (stochastic pooling only).
     let (ih, iw) = (h.input, w.input);
+    let (h0, h1) = h.taps(oh);
     for ow in ow0..ow1 {
+        let (w0, w1) = w.taps(ow);
         for c in c0..c1 {
-            let (h0, h1, w0, w1) = (h.taps(oh).0, h.taps(oh).1, w.taps(ow).0, w.taps(ow).1);
             let taps = (h0..h1)
                 .map(move |j| h.start(oh) + (j * h.d) as isize)
                 .filter(move |&y| y >= 0 && y < ih as isize)

@@ -1,6 +1,5 @@
 //! Stride-1 windows at a cost that does not grow with the window: separable passes (along H,
-//! then along W), each with the van Herk / Gil-Werman block algorithm once the window is large
-//! enough, and plain sliding windows below that.
+//! then along W), each with a register-blocked form of the van Herk / Gil-Werman algorithm.
 //!
 //! Van Herk / Gil-Werman along one axis, window `k`: cut the (padded) sequence into blocks of
 //! `k`; a window starting at `i` covers the tail of one block and the head of the next, so its
@@ -80,8 +79,8 @@ impl<V: SimdF32> Sep<V> for SepSum {
 /// windows) the plan takes the generic kernel instead.
 pub(crate) const MAX_SCRATCH: usize = 4 << 20;
 
-/// Output columns per chunk: the W pass of a chunk reads `CHUNK + KW - 1` slab columns, so a
-/// chunk's slab (`BLOCK_MAX` rows of one channel vector) stays in L1 for common windows.
+/// Output columns per chunk: a chunk's slab holds `BLOCK_MAX` rows of `CHUNK + KW - 1` items
+/// (all the tile's channels of a pixel each), so very wide rows do not grow it.
 const CHUNK: usize = 64;
 
 /// Outputs computed together along an axis (the largest block [`block`] returns).
