@@ -1,4 +1,6 @@
 //! Time per output vector of one kernel at growing sizes (cache residency probe).
+//!
+//! `cargo run --release --example probe -- KERNEL [C] [K] [S] [P] [OP]` (OP: max or avg).
 use simdpool::*;
 use std::time::Instant;
 fn main() {
@@ -7,14 +9,19 @@ fn main() {
         .get(1)
         .cloned()
         .unwrap_or("max_f32_k3x3s2__avx512".into());
-    let c: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(64);
-    let (k, s, p) = (3, 2, 1);
-    for hw in [8, 12, 16, 24, 32, 56, 112, 224] {
-        let params = PoolParams::max(
-            Window::new([k, k])
-                .stride([s, s])
-                .padding(Padding::symmetric([p, p])),
-        );
+    let num = |i: usize, d: usize| args.get(i).map(|s| s.parse().unwrap()).unwrap_or(d);
+    let c = num(2, 64);
+    let (k, s, p) = (num(3, 3), num(4, 2), num(5, 1));
+    let avg = args.get(6).is_some_and(|s| s == "avg");
+    for hw in [8, 12, 16, 20, 24, 32, 56, 112, 224] {
+        let win = Window::new([k, k])
+            .stride([s, s])
+            .padding(Padding::symmetric([p, p]));
+        let params = if avg {
+            PoolParams::avg(win, Divisor::ExcludePad)
+        } else {
+            PoolParams::max(win)
+        };
         let shape = Shape::nhwc(1, hw, hw, c);
         let Ok(plan) = Plan::with_kernel(&params, shape, &kernel) else {
             continue;
