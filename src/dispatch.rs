@@ -75,7 +75,7 @@ fn family_rule(algorithm: &str, spec: &Spec) -> bool {
     let k = spec.h.k.max(spec.w.k);
     // Very wide rows or huge windows would need a scratch slab beyond MAX_SCRATCH: the generic
     // kernel (which visits only in-input taps) takes them.
-    if separable::scratch_len(&spec.h, &spec.w).is_none() {
+    if separable::scratch_len(&spec.h, &spec.w, spec.input.c()).is_none() {
         return false;
     }
     match algorithm {

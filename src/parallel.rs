@@ -82,7 +82,7 @@ impl Partition {
         let (n, rows, ow, c) = (spec.input.n(), spec.h.out, spec.w.out, spec.input.c());
         let split = work_us(spec) >= PARALLEL_MIN_US;
         if separable {
-            let row_chunk = separable::rows_per_tile(ow, rows);
+            let row_chunk = separable::rows_per_tile(ow, rows, spec.h.k, c);
             return Partition {
                 n,
                 rows,

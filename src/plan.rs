@@ -502,7 +502,7 @@ fn layout(spec: &Spec, selected: Selected) -> (Partition, Scratch) {
     let part = Partition::new(spec, separable);
     let len = if separable {
         // Accepted by dispatch only when this fits (KernelInfo::accepts).
-        crate::kernels::separable::scratch_len(&spec.h, &spec.w).unwrap_or(0)
+        crate::kernels::separable::scratch_len(&spec.h, &spec.w, spec.input.c()).unwrap_or(0)
     } else {
         0
     };

@@ -111,11 +111,18 @@ impl<V: SimdF32> Sep<V> for SepSum {
     const IDEMPOTENT: bool = false;
 }
 
-/// Output rows per tile: about 32 Ki outputs of 64 channels, at least 8 rows (a block), the
-/// chunks of equal height.
-pub(crate) fn rows_per_tile(ow: usize, oh: usize) -> usize {
-    let rows = (32_768 / ow.max(1).saturating_mul(CHANNELS)).next_multiple_of(8);
-    crate::parallel::balanced(rows.clamp(8, oh.max(8)), oh)
+/// Output rows per tile for `c` channels: about 64 Ki outputs of 64 channels, fewer where
+/// that leaves the problem fewer than 4 tiles (to share among threads), but at least 8 rows
+/// (a block) and `4 (KH - 1)` (a tile reduces the `KH - 1` input rows it shares with the next
+/// one again: at most a quarter more); the chunks of equal height.
+pub(crate) fn rows_per_tile(ow: usize, oh: usize, kh: usize, c: usize) -> usize {
+    let row_tiles = 4usize.div_ceil(c.div_ceil(CHANNELS).max(1));
+    let rows = (65_536 / ow.max(1).saturating_mul(CHANNELS))
+        .min(oh.div_ceil(row_tiles))
+        .max(kh.saturating_sub(1).saturating_mul(4))
+        .clamp(8, oh.max(8))
+        .next_multiple_of(8);
+    crate::parallel::balanced(rows, oh)
 }
 
 /// The sizes a plan's tiles work with (the same for every tile of the plan).
@@ -132,7 +139,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(h: &Axis, w: &Axis) -> Option<Layout> {
+    fn new(h: &Axis, w: &Axis, c: usize) -> Option<Layout> {
         // Window lengths whose block arithmetic (`k + B - 1` as isize) could overflow take the
         // generic kernel.
         let limit = isize::MAX as usize - BLOCK_MAX;
@@ -149,7 +156,7 @@ impl Layout {
         Some(Layout {
             ring_rows,
             chunk,
-            tile_rows: rows_per_tile(w.out, h.out),
+            tile_rows: rows_per_tile(w.out, h.out, h.k, c),
             cols,
         })
     }
@@ -188,8 +195,8 @@ struct Parts {
 
 /// Scratch floats of a tile, or `None` if that overflows or exceeds [`MAX_SCRATCH`] (the plan
 /// then takes the generic kernel).
-pub(crate) fn scratch_len(h: &Axis, w: &Axis) -> Option<usize> {
-    let total = Layout::new(h, w)?.parts()?.total;
+pub(crate) fn scratch_len(h: &Axis, w: &Axis, c: usize) -> Option<usize> {
+    let total = Layout::new(h, w, c)?.parts()?.total;
     (total <= MAX_SCRATCH).then_some(total)
 }
 
@@ -846,7 +853,7 @@ unsafe fn vectors<V: SimdF32, R: Sep<V>, const CLAMP: bool>(
 /// at most [`rows_per_tile`] rows.
 #[inline(always)]
 pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
-    let Some(lay) = Layout::new(&job.h, &job.w) else {
+    let Some(lay) = Layout::new(&job.h, &job.w, job.c) else {
         unreachable!("the plan checked scratch_len")
     };
     debug_assert!(tile.oh.1 - tile.oh.0 <= lay.tile_rows);
