@@ -1,7 +1,7 @@
 //! Small cases for Miri (scripts/verify.sh runs `cargo +nightly miri test --test miri`): every
 //! operator, on the reference, the baseline tier and every other tier available to the build,
 //! on tiny shapes that still reach the vector bodies, their channel tails, the padded borders,
-//! the specialised windows (2x2 s2, 3x3 s2, 3x3 s1), strided and misaligned views, the clamp,
+//! the specialised windows (2x2 s2, 3x3 s2, 3x3 s1), the stride-1 separable kernels, strided and misaligned views, the clamp,
 //! and NaN / infinity / subnormal inputs. Each output is compared with the reference
 //! (`check::compare`) and canaries around and between the output elements must be untouched.
 //!
@@ -187,6 +187,41 @@ fn cases() -> Vec<Case> {
         0,
         1,
         2,
+    );
+    // The stride-1 separable kernels (4 taps or more): ring, tap and column tables, padding
+    // on every side, blocks of 4 and the remainder.
+    add(
+        "max 5x5s1 pad clamp specials",
+        PoolParams::max(Window::new([5, 5]).padding(Padding::symmetric([2, 2]))).clamp(-1.0, 4.0),
+        (6, 7),
+        true,
+        1,
+        1,
+        2,
+    );
+    add(
+        "avg include 4x6s1 asymmetric",
+        PoolParams::avg(
+            Window::new([4, 6]).padding(Padding::Explicit {
+                begin: [1, 3].into(),
+                end: [2, 0].into(),
+            }),
+            Divisor::IncludePad,
+        ),
+        (5, 6),
+        false,
+        0,
+        2,
+        1,
+    );
+    add(
+        "max 1x5s1 same",
+        PoolParams::max(Window::new([1, 5]).padding(Padding::SameUpper)),
+        (2, 9),
+        false,
+        0,
+        0,
+        0,
     );
     add(
         "avg exclude generic",
@@ -386,6 +421,9 @@ case_tests! {
     max_2x2s2 => "max 2x2s2",
     max_3x3s2_pad => "max 3x3s2 pad",
     max_3x3s1_pad_clamp => "max 3x3s1 pad clamp",
+    max_5x5s1_pad_clamp_specials => "max 5x5s1 pad clamp specials",
+    avg_include_4x6s1_asymmetric => "avg include 4x6s1 asymmetric",
+    max_1x5s1_same => "max 1x5s1 same",
     avg_exclude_generic => "avg exclude generic",
     avg_include_3x3s2 => "avg include 3x3s2",
     avg_override_2x2s2 => "avg override 2x2s2",
@@ -414,4 +452,23 @@ case_tests! {
 fn tiers_covered() {
     let names: Vec<&str> = available_tiers().iter().map(|t| t.name()).collect();
     println!("miri.rs covers: reference, {}", names.join(", "));
+}
+
+/// The stride-1 cases reach the separable kernels on every tier (not the generic one).
+#[test]
+fn separable_cases_take_the_separable_kernels() {
+    for case in cases().iter().filter(|c| {
+        c.name.contains("5x5s1") || c.name.contains("4x6s1") || c.name.contains("1x5s1")
+    }) {
+        let shape = Shape::nhwc(1, case.hw.0, case.hw.1, CHANNELS[0]);
+        for t in available_tiers() {
+            let plan = Plan::new(&case.params, shape, Isa::Tier(t)).expect("plan");
+            let name = plan.kernel_name();
+            assert!(
+                name.contains("_s1_vhgw") || name.contains("_s1_blocksum"),
+                "{}: {name}",
+                case.name
+            );
+        }
+    }
 }
