@@ -70,6 +70,9 @@ pub(crate) struct Partition {
     c: usize,
     c_chunk: usize,
     c_chunks: usize,
+    /// Whether a sequential run may take all channels of a row chunk as one tile (global
+    /// pooling, whose results do not depend on the channel cut).
+    merge_channels: bool,
     /// Whether the problem is worth splitting across threads ([`work_us`] at least
     /// [`PARALLEL_MIN_US`]): decided with the plan, not per run.
     split: bool,
@@ -91,6 +94,7 @@ impl Partition {
                 c,
                 c_chunk: separable::CHANNELS,
                 c_chunks: c.div_ceil(separable::CHANNELS),
+                merge_channels: false,
                 split,
             };
         }
@@ -118,6 +122,7 @@ impl Partition {
             c,
             c_chunk,
             c_chunks: c.div_ceil(c_chunk),
+            merge_channels: global,
             split,
         }
     }
@@ -245,11 +250,20 @@ pub(crate) unsafe fn run(
 ) {
     let sequential = || {
         scratch.with(0, |buf| {
-            for t in 0..part.len() {
-                let tile = Tile {
+            // With merged channels, the first channel chunk's tile widened to all channels.
+            let step = if part.merge_channels {
+                part.c_chunks
+            } else {
+                1
+            };
+            for t in (0..part.len()).step_by(step) {
+                let mut tile = Tile {
                     scratch: buf,
                     ..part.tile(t)
                 };
+                if part.merge_channels {
+                    tile.c = (0, part.c);
+                }
                 // SAFETY: forwarded contract; tiles lie inside the output; the scratch slot is
                 // ours for the whole loop and sized by the plan for every tile.
                 unsafe { func(job, &tile) };
