@@ -40,6 +40,11 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 
+# `cargo test`'s profile drops debug assertions and overflow checks to keep CI's cold build
+# short (Cargo.toml); the steps here run with both, which is what catches unchecked size
+# arithmetic and the standard library's pointer preconditions.
+export CARGO_PROFILE_TEST_DEBUG_ASSERTIONS=true CARGO_PROFILE_TEST_OVERFLOW_CHECKS=true
+
 ALL_STEPS=(miri miri-avx2 asan aarch64 wasm fuzz)
 STEPS=()
 FUZZ_SECONDS=${VERIFY_FUZZ_SECONDS:-30}
