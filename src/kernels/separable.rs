@@ -24,8 +24,9 @@
 //! row once (rather than walking columns) keeps the input stream free of the L1 set conflicts
 //! that a column of rows a multiple of 4 KiB apart (e.g. 20 x 512 floats) runs into.
 //!
-//! Padding enters as the operation's identity (`-inf` for max, `0` for sums): taps outside the
-//! input are never loaded. Max: NaN does not survive `vmaxps`, so every input tap is checked
+//! Taps outside the input are never loaded. For sums a padding tap enters as `0`; max, whose
+//! operation is idempotent, reads it as the nearest in-input tap of the same window instead (a
+//! repeated tap leaves a max unchanged), so its W pass has no padding branches. Max: NaN does not survive `vmaxps`, so every input tap is checked
 //! for NaN as it is first loaded, and a tile that met one is recomputed exactly.
 
 use super::{Job, Tile};
