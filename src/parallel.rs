@@ -102,11 +102,14 @@ impl Partition {
             spec.op,
             OpSpec::GlobalMax | OpSpec::GlobalAvg | OpSpec::GlobalLp(_)
         );
-        // Channel chunks are multiples of 64 (a whole number of vectors on every tier); global
-        // pooling takes 128 (the AVX-512 kernel's register block), so that a batch-1 problem
-        // still splits over channels.
+        // Channel chunks are multiples of 64 (a whole number of vectors on every tier). Global
+        // pooling cuts each image into the fewest chunks of 128-multiples that still give at
+        // least 8 tiles: long contiguous runs per pixel stream faster than 512-byte pieces 8 KiB
+        // apart (8x7x7x2048, 2 threads: 24.8 us with whole images, 35.0 with 128 channels).
         let c_chunk = if global {
-            128
+            c.div_ceil(8usize.div_ceil(n.max(1)))
+                .next_multiple_of(128)
+                .clamp(1, c.max(1))
         } else if c <= 512 {
             c.max(1)
         } else {
