@@ -37,6 +37,12 @@ fn cases() -> Vec<(PoolParams, Shape)> {
         v.push((PoolParams::global_avg(), shape));
         v.push((PoolParams::global_lp(2.5), shape));
     }
+    // Global pooling over a batch: each image cut into channel chunks of 384, 384 and 332
+    // (9 tiles), over the parallel threshold.
+    let shape = Shape::nhwc(3, 12, 10, 1100);
+    v.push((PoolParams::global_max(), shape));
+    v.push((PoolParams::global_avg(), shape));
+    v.push((PoolParams::global_lp(2.5), shape));
     v
 }
 

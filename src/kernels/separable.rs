@@ -26,8 +26,9 @@
 //!
 //! Taps outside the input are never loaded. For sums a padding tap enters as `0`; max, whose
 //! operation is idempotent, reads it as the nearest in-input tap of the same window instead (a
-//! repeated tap leaves a max unchanged), so its W pass has no padding branches. Max: NaN does not survive `vmaxps`, so every input tap is checked
-//! for NaN as it is first loaded, and a tile that met one is recomputed exactly.
+//! repeated tap leaves a max unchanged), so its W pass has no padding branches. Max: NaN does
+//! not survive `vmaxps`, so every input tap is checked for NaN as it is first loaded, and a
+//! tile that met one is recomputed exactly.
 
 use super::{Job, Tile};
 use crate::geometry::Axis;
