@@ -116,7 +116,13 @@ impl Partition {
             256
         };
         let per_row = ow.max(1).saturating_mul(c_chunk.min(c.max(1)));
-        let row_chunk = balanced((TILE_ELEMENTS / per_row).max(1), rows);
+        let mut row_chunk = balanced((TILE_ELEMENTS / per_row).max(1), rows);
+        // The window kernels whose neighbouring output rows share input rows (stride 2 or
+        // more, below the window) reduce two rows at a time, but only inside one tile: an
+        // even chunk lets them (3x3 s2: 5 loads per two columns instead of 6).
+        if spec.h.s >= 2 && spec.h.s < spec.h.k {
+            row_chunk = row_chunk.next_multiple_of(2).min(rows.max(1));
+        }
         Partition {
             n,
             rows,
@@ -318,5 +324,38 @@ fn parallel(
     match pool {
         Some(p) => p.install(body),
         None => body(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Padding, PoolParams, Shape, Window};
+
+    fn chunks(k: usize, s: usize, hw: usize, c: usize) -> Vec<usize> {
+        let w = Window::new([k, k]).stride([s, s]).padding(Padding::Valid);
+        let spec = Spec::new(&PoolParams::max(w), Shape::nhwc(1, hw, hw, c)).unwrap();
+        let part = Partition::new(&spec, false);
+        (0..part.len())
+            .map(|t| {
+                let tile = part.tile(t);
+                tile.oh.1 - tile.oh.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn row_pair_kernels_get_even_row_chunks() {
+        // 147x147x64, 3x3 s2: 73 output rows of 73 x 64 = 4672 elements, one row per 8192 by
+        // size alone; the pair rule makes it two (the last tile keeps the odd row).
+        let rows = chunks(3, 2, 147, 64);
+        assert_eq!(rows.len(), 37);
+        assert!(
+            rows[..36].iter().all(|&r| r == 2) && rows[36] == 1,
+            "{rows:?}"
+        );
+        // No shared rows (2x2 s2) or stride 1: chunks by size only.
+        assert!(chunks(2, 2, 147, 64).iter().all(|&r| r == 1));
+        assert!(chunks(3, 1, 70, 128).iter().all(|&r| r == 1));
     }
 }
