@@ -117,10 +117,9 @@ impl Partition {
         };
         let per_row = ow.max(1).saturating_mul(c_chunk.min(c.max(1)));
         let mut row_chunk = balanced((TILE_ELEMENTS / per_row).max(1), rows);
-        // The window kernels whose neighbouring output rows share input rows (stride 2 or
-        // more, below the window) reduce two rows at a time, but only inside one tile: an
+        // Window kernels that reduce two output rows at once do so only inside one tile: an
         // even chunk lets them (3x3 s2: 5 loads per two columns instead of 6).
-        if spec.h.s >= 2 && spec.h.s < spec.h.k {
+        if crate::kernels::window::pairs_rows(spec.h.k, spec.h.s) {
             row_chunk = row_chunk.next_multiple_of(2).min(rows.max(1));
         }
         Partition {

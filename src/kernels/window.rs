@@ -30,6 +30,12 @@ pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
     fn output(v: V, x: V::V, scale: V::V) -> V::V;
 }
 
+/// Whether the kernel for `kh` rows at stride `sh` reduces two output rows at once (they
+/// share `kh - sh` input rows); the partition gives such plans an even number of rows per tile.
+pub(crate) const fn pairs_rows(kh: usize, sh: usize) -> bool {
+    sh >= 2 && sh < kh
+}
+
 /// Runs the specialised kernel over the tile.
 ///
 /// # Safety
@@ -53,7 +59,7 @@ pub(crate) unsafe fn run<
     // take 2, unless the window is at most 2 columns wide (2 x 4 columns held).
     // SAFETY: forwarded contract.
     unsafe {
-        if SH < KH && SH >= 2 {
+        if pairs_rows(KH, SH) {
             // Neighbouring output rows share KH - SH input rows: two rows at a time load them
             // once (3x3 s2: 5 loads per 2 columns instead of 6). Measured on the stem: max
             // 63 -> 57 us with 4 vectors per strip; sums (no NaN check) do best with 2
