@@ -118,7 +118,8 @@ impl Partition {
         let per_row = ow.max(1).saturating_mul(c_chunk.min(c.max(1)));
         let mut row_chunk = balanced((TILE_ELEMENTS / per_row).max(1), rows);
         // Window kernels that reduce two output rows at once do so only inside one tile: an
-        // even chunk lets them (3x3 s2: 5 loads per two columns instead of 6).
+        // even chunk lets them (3x3 s2: 5 loads per two columns instead of 6; 3x3 s1: 4
+        // instead of 6).
         if crate::kernels::window::pairs_rows(spec.h.k, spec.h.s) {
             row_chunk = row_chunk.next_multiple_of(2).min(rows.max(1));
         }
@@ -353,8 +354,10 @@ mod tests {
             rows[..36].iter().all(|&r| r == 2) && rows[36] == 1,
             "{rows:?}"
         );
-        // No shared rows (2x2 s2) or stride 1: chunks by size only.
+        // 3x3 s1 pairs rows too: 68 rows of 68 x 128 = 8704 elements, over 8192.
+        assert!(chunks(3, 1, 70, 128).iter().all(|&r| r == 2));
+        // No shared rows (2x2 s2, 1x1): chunks by size only.
         assert!(chunks(2, 2, 147, 64).iter().all(|&r| r == 1));
-        assert!(chunks(3, 1, 70, 128).iter().all(|&r| r == 1));
+        assert!(chunks(1, 1, 100, 128).iter().all(|&r| r == 1));
     }
 }
