@@ -253,6 +253,21 @@ fn windows(m: Match, algorithm: &str) -> Vec<Window> {
                     );
                 }
             }
+            // Padding 1 on a 3-tap axis (the ResNet stem, "same" 3x3): a border output that
+            // loses one of its window's rows or columns, which padding k - 1 never gives at
+            // the first output of a stride-2 axis.
+            if kh > 2 || kw > 2 {
+                for (lo, hi) in [([1, 1], [1, 1]), ([1, 0], [0, 1]), ([0, 1], [1, 0])] {
+                    for ceil in [false, true] {
+                        v.push(
+                            Window::new([kh, kw])
+                                .stride([sh, sw])
+                                .padding(Padding::explicit(lo, hi))
+                                .ceil_mode(ceil),
+                        );
+                    }
+                }
+            }
             v
         }
     }
