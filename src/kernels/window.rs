@@ -90,6 +90,17 @@ pub(crate) unsafe fn run<
     }
 }
 
+/// Border outputs a stride-1 strip computes from the columns it holds: the output left of the
+/// interior and the one right of it, each missing one window column to the padding, with
+/// their scales per row (the divisor of a clipped window differs).
+#[derive(Clone, Copy)]
+struct Edges {
+    left: bool,
+    right: bool,
+    scale_left: [f32; 2],
+    scale_right: [f32; 2],
+}
+
 #[inline(always)]
 unsafe fn run_u<
     V: SimdF32,
@@ -105,29 +116,64 @@ unsafe fn run_u<
     job: &Job,
     tile: &Tile,
 ) {
-    let (oh_lo, oh_hi) = job.h.interior();
     let (ow_lo, ow_hi) = job.w.interior();
     let ow_out = job.w.out;
     let no_clamp = job.lo == f32::NEG_INFINITY && job.hi == f32::INFINITY;
+    // Stride 1 along W: the one output each side whose window loses one column to the
+    // padding is combined from the columns the strip holds anyway.
+    let edge_l = SW == 1 && ow_lo < ow_hi && ow_lo == 1 && job.w.taps(0) == (1, KW);
+    let edge_r =
+        SW == 1 && ow_lo < ow_hi && ow_out == ow_hi + 1 && job.w.taps(ow_hi) == (0, KW - 1);
+    let (ow_a, ow_b) = (
+        if edge_l { 0 } else { ow_lo },
+        if edge_r { ow_out } else { ow_hi },
+    );
+    // Window rows of output row `o` above and below the input; rows losing at most one
+    // (and no more than the stride, so that a row pair still shares the rest) run through
+    // the column code, the others through the any-window code.
+    let clip = |o: usize| {
+        let (t0, t1) = job.h.taps(o);
+        (t0, KH - t1)
+    };
+    let fits = |o: usize| {
+        let (ct, cb) = clip(o);
+        ow_lo < ow_hi && ct + cb <= 1 && ct + cb < KH
+    };
     for n in tile.n.0..tile.n.1 {
         let mut oh = tile.oh.0;
         while oh < tile.oh.1 {
-            let inside = |o: usize| o >= oh_lo && o < oh_hi && ow_lo < ow_hi;
             // SAFETY (all calls below): rows, columns and channels inside the tile and the
-            // output; the interior's windows lie wholly inside the input (Axis::interior).
+            // output; the rows the column code loads are the in-input rows of the windows
+            // (Axis::taps), its columns those of outputs ow_a..ow_b (Axis::interior, and the
+            // edges' conditions above).
             unsafe {
-                if !inside(oh) {
+                if !fits(oh) {
                     generic::row::<V, R>(v, job, n, oh, 0, ow_out, tile.c);
                     oh += 1;
                     continue;
                 }
-                let pair = ROWS == 2 && oh + 1 < tile.oh.1 && inside(oh + 1);
-                let rows = if pair { 2 } else { 1 };
-                for o in oh..oh + rows {
-                    generic::row::<V, R>(v, job, n, o, 0, ow_lo, tile.c);
-                    generic::row::<V, R>(v, job, n, o, ow_hi, ow_out, tile.c);
+                let (ct, cb0) = clip(oh);
+                // A pair shares the rows between its windows: the first row may lose its top
+                // row, the second its bottom one, not the other way round.
+                let pair = ROWS == 2
+                    && cb0 == 0
+                    && oh + 1 < tile.oh.1
+                    && fits(oh + 1)
+                    && clip(oh + 1).0 == 0
+                    && !(ct == 1 && clip(oh + 1).1 == 1);
+                if !pair && ct == 1 {
+                    // A lone top row (a one-row tile): not worth an instantiation.
+                    generic::row::<V, R>(v, job, n, oh, 0, ow_out, tile.c);
+                    oh += 1;
+                    continue;
                 }
-                let ih0 = oh * SH - job.h.pad_begin;
+                let rows = if pair { 2 } else { 1 };
+                let cb = clip(oh + rows - 1).1;
+                for o in oh..oh + rows {
+                    generic::row::<V, R>(v, job, n, o, 0, ow_a, tile.c);
+                    generic::row::<V, R>(v, job, n, o, ow_b, ow_out, tile.c);
+                }
+                let ih0 = oh * SH + ct - job.h.pad_begin;
                 let iw0 = ow_lo * SW - job.w.pad_begin;
                 let src = job
                     .src
@@ -135,26 +181,49 @@ unsafe fn run_u<
                 let dst = job
                     .dst
                     .add(n * job.out_batch + oh * job.out_row + ow_lo * job.out_pixel);
-                let scale = v.splat(R::scale(job, oh, ow_lo, (0, KH), (0, KW)));
+                let th = |r: usize| job.h.taps(oh + r.min(rows - 1));
+                let scales = [0, 1]
+                    .map(|r| v.splat(R::scale(job, oh + r.min(rows - 1), ow_lo, th(r), (0, KW))));
+                let edges = Edges {
+                    left: edge_l,
+                    right: edge_r,
+                    scale_left: [0, 1].map(|r| {
+                        if edge_l {
+                            R::scale(job, oh + r.min(rows - 1), 0, th(r), (1, KW))
+                        } else {
+                            1.0
+                        }
+                    }),
+                    scale_right: [0, 1].map(|r| {
+                        if edge_r {
+                            R::scale(job, oh + r.min(rows - 1), ow_hi, th(r), (0, KW - 1))
+                        } else {
+                            1.0
+                        }
+                    }),
+                };
                 let count = ow_hi - ow_lo;
+                macro_rules! go {
+                    ($rows:literal, $clamp:literal, $ct:literal, $cb:literal) => {
+                        interior::<V, R, KH, KW, SH, SW, U, $rows, $clamp, $ct, $cb>(
+                            v, job, src, dst, count, tile.c, scales, edges,
+                        )
+                    };
+                }
                 // The clamp costs two operations per vector: left out when it is the identity.
-                let bad = match (pair, no_clamp) {
-                    (true, true) => interior::<V, R, KH, KW, SH, SW, U, 2, false>(
-                        v, job, src, dst, count, tile.c, scale,
-                    ),
-                    (true, false) => interior::<V, R, KH, KW, SH, SW, U, 2, true>(
-                        v, job, src, dst, count, tile.c, scale,
-                    ),
-                    (false, true) => interior::<V, R, KH, KW, SH, SW, U, 1, false>(
-                        v, job, src, dst, count, tile.c, scale,
-                    ),
-                    (false, false) => interior::<V, R, KH, KW, SH, SW, U, 1, true>(
-                        v, job, src, dst, count, tile.c, scale,
-                    ),
+                // Clipped rows (two per image at most) always clamp: fewer instantiations.
+                let bad = match (pair, no_clamp, ct, cb) {
+                    (true, true, 0, 0) => go!(2, false, 0, 0),
+                    (true, false, 0, 0) => go!(2, true, 0, 0),
+                    (false, true, 0, 0) => go!(1, false, 0, 0),
+                    (false, false, 0, 0) => go!(1, true, 0, 0),
+                    (true, _, 1, _) => go!(2, true, 1, 0),
+                    (true, _, _, _) => go!(2, true, 0, 1),
+                    (false, _, _, _) => go!(1, true, 0, 1),
                 };
                 if (R::CHECK_NAN || R::CHECK_RESULT) && bad {
                     for o in oh..oh + rows {
-                        super::exact::row(job, n, o, ow_lo, ow_hi, tile.c);
+                        super::exact::row(job, n, o, ow_a, ow_b, tile.c);
                     }
                 }
                 oh += rows;
@@ -163,8 +232,10 @@ unsafe fn run_u<
     }
 }
 
-/// The interior of one output row: `count` outputs whose first window starts at `src`.
-/// Returns whether a NaN was met (only tracked when `R::CHECK_NAN`).
+/// The interior of one output row (or of a row pair), and its edges: `count` outputs whose
+/// first window's first in-input row and column are at `src`. Returns whether a NaN was met
+/// (only tracked when `R::CHECK_NAN`) or a result was flagged.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn interior<
     V: SimdF32,
@@ -176,6 +247,8 @@ unsafe fn interior<
     const U: usize,
     const ROWS: usize,
     const CLAMP: bool,
+    const CT: usize,
+    const CB: usize,
 >(
     v: V,
     job: &Job,
@@ -183,7 +256,8 @@ unsafe fn interior<
     dst: *mut f32,
     count: usize,
     (c0, c1): (usize, usize),
-    scale: V::V,
+    scales: [V::V; 2],
+    edges: Edges,
 ) -> bool {
     let l = V::LANES;
     let mut bad = v.bad_init();
@@ -193,21 +267,21 @@ unsafe fn interior<
     unsafe {
         let full = v.tail(1); // unused by unmasked strips
         while c + U * l <= c1 {
-            bad = strip::<V, R, KH, KW, SH, SW, U, ROWS, false, CLAMP>(
-                v, job, src, dst, count, c, full, scale, bad,
+            bad = strip::<V, R, KH, KW, SH, SW, U, ROWS, false, CLAMP, CT, CB>(
+                v, job, src, dst, count, c, full, scales, edges, bad,
             );
             c += U * l;
         }
         while c + l <= c1 {
-            bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, false, CLAMP>(
-                v, job, src, dst, count, c, full, scale, bad,
+            bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, false, CLAMP, CT, CB>(
+                v, job, src, dst, count, c, full, scales, edges, bad,
             );
             c += l;
         }
         if c < c1 {
             let t = v.tail(c1 - c);
-            bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, true, CLAMP>(
-                v, job, src, dst, count, c, t, scale, bad,
+            bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, true, CLAMP, CT, CB>(
+                v, job, src, dst, count, c, t, scales, edges, bad,
             );
         }
     }
@@ -216,11 +290,15 @@ unsafe fn interior<
 
 /// Input column `iw` (relative to `src`) reduced over the `KH` rows of each of `ROWS` output
 /// rows (the second starting `SH` rows lower; rows both windows cover are reduced once), for
-/// `U` channel vectors at channel `c`. Marks NaN lanes in `bad` when `R::CHECK_NAN`.
+/// `U` channel vectors at channel `c`. The first output row's window loses its top `CT` rows
+/// to the padding and the last one its bottom `CB` rows: `src` is the first row loaded.
+/// Marks NaN lanes in `bad` when `R::CHECK_NAN`.
 ///
 /// No closures here or in [`strip`]: a closure is a separate function compiled without the
 /// shim's target features unless inlined, and LLVM is not obliged to inline it.
-#[allow(clippy::too_many_arguments)]
+// Index loops, not iterator chains: in a kernel this large LLVM stopped inlining
+// `Take::nth` (an out-of-line call per column, the columns spilled to the stack).
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn column<
     V: SimdF32,
@@ -230,6 +308,8 @@ unsafe fn column<
     const U: usize,
     const ROWS: usize,
     const MASKED: bool,
+    const CT: usize,
+    const CB: usize,
 >(
     v: V,
     src: *const f32,
@@ -241,15 +321,17 @@ unsafe fn column<
     bad: &mut [V::Bad; U],
 ) -> [[V::V; U]; ROWS] {
     let l = V::LANES;
+    // Window rows CT..nr - CB are loaded (row CT at `src`).
     let nr = KH + (ROWS - 1) * SH;
+    let (r0, r1) = (CT, nr - CB);
     let mut out = [[v.splat(0.0); U]; ROWS];
     for u in 0..U {
         let mut x = [v.splat(0.0); MAX_ROWS];
-        for (r, xr) in x.iter_mut().enumerate().take(nr) {
-            // SAFETY: rows 0..nr and column iw of the interior are inside the input; channel
-            // c + u*l (+ the tail) is inside C (caller).
-            *xr = unsafe {
-                let p = src.add(r * ir + iw * ip + c + u * l);
+        for r in r0..r1 {
+            // SAFETY: rows r0..r1 of the windows and column iw of the interior are inside
+            // the input; channel c + u*l (+ the tail) is inside C (caller).
+            x[r] = unsafe {
+                let p = src.add((r - r0) * ir + iw * ip + c + u * l);
                 if MASKED {
                     v.load_tail(p, tail)
                 } else {
@@ -260,35 +342,41 @@ unsafe fn column<
         if R::CHECK_NAN {
             // A short local chain, then one OR into this vector's own accumulator: one long
             // chain through a single mask register would serialise the whole strip.
-            let mut b = v.bad_check(v.bad_init(), x[0], x[if nr > 1 { 1 } else { 0 }]);
-            let mut r = 2;
-            while r < nr {
-                b = v.bad_check(b, x[r], x[if r + 1 < nr { r + 1 } else { r }]);
+            let mut b = v.bad_check(
+                v.bad_init(),
+                x[r0],
+                x[if r1 > r0 + 1 { r0 + 1 } else { r0 }],
+            );
+            let mut r = r0 + 2;
+            while r < r1 {
+                b = v.bad_check(b, x[r], x[if r + 1 < r1 { r + 1 } else { r }]);
                 r += 2;
             }
             bad[u] = v.bad_or(bad[u], b);
         }
         if ROWS == 1 || SH >= KH {
             for (row, o) in out.iter_mut().enumerate() {
-                let x0 = row * SH;
-                let mut acc = R::first(v, x[x0]);
-                for &xr in &x[x0 + 1..x0 + KH] {
+                let a = row * SH + if row == 0 { CT } else { 0 };
+                let b = row * SH + KH - if row == ROWS - 1 { CB } else { 0 };
+                let mut acc = R::first(v, x[a]);
+                for &xr in &x[a + 1..b] {
                     acc = R::fold(v, acc, xr);
                 }
                 o[u] = acc;
             }
         } else {
-            // Rows SH..KH belong to both windows.
+            // Rows SH..KH belong to both windows (CT, CB <= 1 <= SH: the clipped rows are
+            // not among them).
             let mut common = R::first(v, x[SH]);
             for &xr in &x[SH + 1..KH] {
                 common = R::fold(v, common, xr);
             }
             let mut a = common;
-            for &xr in &x[..SH] {
+            for &xr in &x[CT..SH] {
                 a = R::fold(v, a, xr);
             }
             let mut b2 = common;
-            for &xr in &x[KH..KH + SH] {
+            for &xr in &x[KH..KH + SH - CB] {
                 b2 = R::fold(v, b2, xr);
             }
             out[0][u] = a;
@@ -303,8 +391,9 @@ const MAX_ROWS: usize = 8;
 /// Columns a strip holds: the widest specialised window plus the one a two-output step adds.
 const MAX_COLS: usize = 4;
 
-/// `U` channel vectors (or one masked tail vector) at channel `c` across the row interior.
-#[allow(clippy::too_many_arguments)]
+/// `U` channel vectors (or one masked tail vector) at channel `c` across the row interior,
+/// and the edge outputs `edges` asks for.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn strip<
     V: SimdF32,
@@ -317,6 +406,8 @@ unsafe fn strip<
     const ROWS: usize,
     const MASKED: bool,
     const CLAMP: bool,
+    const CT: usize,
+    const CB: usize,
 >(
     v: V,
     job: &Job,
@@ -325,28 +416,46 @@ unsafe fn strip<
     count: usize,
     c: usize,
     tail: V::Tail,
-    scale: V::V,
+    scales: [V::V; 2],
+    edges: Edges,
     bad_in: V::Bad,
 ) -> V::Bad {
     let (lo, hi) = (v.splat(job.lo), v.splat(job.hi));
     let (ir, ip) = (job.in_row, job.in_pixel);
     let mut bad = [v.bad_init(); U];
-    const { assert!(SW <= KW && KW < MAX_COLS && KH + SH <= MAX_ROWS) };
+    const { assert!(SW <= KW && KW < MAX_COLS && KH + SH <= MAX_ROWS && CT <= SH && CB <= SH) };
     let zero = [[v.splat(0.0); U]; ROWS];
     let mut cols = [zero; MAX_COLS];
     // SAFETY (all `column` and `emit` calls): column ow*SW + j belongs to output ow of the
-    // interior (caller), output ow < count.
+    // interior (caller), output ow < count; the edge outputs are the ones left of the
+    // interior and right of it, in the output (caller).
     unsafe {
-        for (j, col) in cols.iter_mut().enumerate().take(KW - SW) {
-            *col = column::<V, R, KH, SH, U, ROWS, MASKED>(v, src, ir, ip, j, c, tail, &mut bad);
+        for j in 0..KW - SW {
+            cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB>(
+                v, src, ir, ip, j, c, tail, &mut bad,
+            );
+        }
+        if SW == 1 && edges.left {
+            // Its window: the first KW - 1 columns, all held.
+            edge::<V, R, KW, U, ROWS, MASKED, CLAMP>(
+                v,
+                job,
+                &cols,
+                dst.sub(job.out_pixel),
+                c,
+                edges.scale_left,
+                (lo, hi),
+                tail,
+                &mut bad,
+            );
         }
         let mut ow = 0;
         if SW == 1 && KW >= 3 {
             // Two outputs per step share the middle KW - 1 columns: reduced once (3x3: 3
             // combines per two outputs instead of 4).
             while ow + 2 <= count {
-                for (j, col) in cols.iter_mut().enumerate().take(KW + 1).skip(KW - 1) {
-                    *col = column::<V, R, KH, SH, U, ROWS, MASKED>(
+                for j in KW - 1..KW + 1 {
+                    cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB>(
                         v,
                         src,
                         ir,
@@ -366,12 +475,13 @@ unsafe fn strip<
                         let first = R::combine(v, cols[0][row][u], mid);
                         let second = R::combine(v, mid, cols[KW][row][u]);
                         let at = dst.add(row * job.out_row + ow * job.out_pixel + c + u * V::LANES);
-                        emit::<V, R, MASKED, CLAMP>(v, at, first, scale, lo, hi, tail, &mut bad[u]);
+                        let s = scales[row];
+                        emit::<V, R, MASKED, CLAMP>(v, at, first, s, lo, hi, tail, &mut bad[u]);
                         emit::<V, R, MASKED, CLAMP>(
                             v,
                             at.add(job.out_pixel),
                             second,
-                            scale,
+                            s,
                             lo,
                             hi,
                             tail,
@@ -387,8 +497,8 @@ unsafe fn strip<
         }
         while ow < count {
             // Slide by SW columns: the KW - SW shared ones are kept, the new ones reduced.
-            for (j, col) in cols.iter_mut().enumerate().take(KW).skip(KW - SW) {
-                *col = column::<V, R, KH, SH, U, ROWS, MASKED>(
+            for j in KW - SW..KW {
+                cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB>(
                     v,
                     src,
                     ir,
@@ -406,7 +516,7 @@ unsafe fn strip<
                         acc = R::combine(v, acc, col[row][u]);
                     }
                     let at = dst.add(row * job.out_row + ow * job.out_pixel + c + u * V::LANES);
-                    emit::<V, R, MASKED, CLAMP>(v, at, acc, scale, lo, hi, tail, &mut bad[u]);
+                    emit::<V, R, MASKED, CLAMP>(v, at, acc, scales[row], lo, hi, tail, &mut bad[u]);
                 }
             }
             for j in 0..KW - SW {
@@ -414,12 +524,65 @@ unsafe fn strip<
             }
             ow += 1;
         }
+        if SW == 1 && edges.right {
+            // Its window: the last KW - 1 columns, which the slides left in front.
+            edge::<V, R, KW, U, ROWS, MASKED, CLAMP>(
+                v,
+                job,
+                &cols,
+                dst.add(count * job.out_pixel),
+                c,
+                edges.scale_right,
+                (lo, hi),
+                tail,
+                &mut bad,
+            );
+        }
     }
     let mut all = bad_in;
     for b in bad {
         all = v.bad_or(all, b);
     }
     all
+}
+
+/// An edge output of each of `ROWS` rows at `at` (channel `c`): the first `KW - 1` held
+/// columns combined, scaled by the row's `scale`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn edge<
+    V: SimdF32,
+    R: Columns<V>,
+    const KW: usize,
+    const U: usize,
+    const ROWS: usize,
+    const MASKED: bool,
+    const CLAMP: bool,
+>(
+    v: V,
+    job: &Job,
+    cols: &[[[V::V; U]; ROWS]; MAX_COLS],
+    at: *mut f32,
+    c: usize,
+    scale: [f32; 2],
+    (lo, hi): (V::V, V::V),
+    tail: V::Tail,
+    bad: &mut [V::Bad; U],
+) {
+    for row in 0..ROWS {
+        let s = v.splat(scale[row]);
+        for u in 0..U {
+            let mut acc = cols[0][row][u];
+            for col in &cols[1..KW - 1] {
+                acc = R::combine(v, acc, col[row][u]);
+            }
+            // SAFETY: an output pixel of the row (caller); channel c + u*l (+ the tail)
+            // inside C.
+            let p = unsafe { at.add(row * job.out_row + c + u * V::LANES) };
+            // SAFETY: as above.
+            unsafe { emit::<V, R, MASKED, CLAMP>(v, p, acc, s, lo, hi, tail, &mut bad[u]) };
+        }
+    }
 }
 
 /// Finishes one output vector (scale, result check, clamp) and stores it at `p`.
