@@ -1,14 +1,19 @@
 //! Kernels specialised for one window (`KH x KW`, stride `SH x SW`, dilation 1, any padding).
 //!
-//! Each output row is split into a left border, an interior and a right border; borders and
-//! rows whose window is clipped vertically go through the any-window code
-//! ([`generic::row`]). The interior has no padding logic at all: for a block of `U` channel
-//! vectors it reduces each input column's `KH` rows once into a "column" value and keeps the
-//! last `KW` columns in registers, so a column shared by neighbouring windows (`SW < KW`) is
+//! Each output row is split into a left border, an interior and a right border. The interior
+//! has no padding logic at all: for a block of `U` channel vectors it reduces each input
+//! column's `KH` rows once into a "column" value and keeps the last `KW` columns in registers, so a column shared by neighbouring windows (`SW < KW`) is
 //! loaded and reduced once. Each output vector is stored once. Where windows overlap
 //! vertically (`SH < KH`) two output rows are reduced at once, the input rows both windows
 //! cover loaded once; at stride 1 two outputs of a row are also produced per step, the
 //! columns both windows cover combined once.
+//!
+//! Padding 1 costs little more than the interior: a row whose window loses one row to the
+//! padding runs the same column code with that row left out (paired with its neighbour), and
+//! at stride 1 the border output each side that loses one column is combined from columns
+//! the strip holds anyway. Other borders (wider padding, stride 2 along W, ceil mode) go
+//! through the any-window code ([`generic::row`]), pixel by pixel, which costs several times
+//! the interior per vector.
 //!
 //! Max: `vmaxps`-style maxima do not propagate NaN, so while reducing, the interior also
 //! marks lanes that met a NaN; sums mark results their reduction flags ([`Reduce::check`]).
