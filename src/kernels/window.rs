@@ -2,8 +2,9 @@
 //!
 //! Each output row is split into a left border, an interior and a right border. The interior
 //! has no padding logic at all: for a block of `U` channel vectors it reduces each input
-//! column's `KH` rows once into a "column" value and keeps the last `KW` columns in registers, so a column shared by neighbouring windows (`SW < KW`) is
-//! loaded and reduced once. Each output vector is stored once. Where windows overlap
+//! column's `KH` rows once into a "column" value and keeps the last `KW` columns in registers,
+//! so a column shared by neighbouring windows (`SW < KW`) is loaded and reduced once. Each
+//! output vector is stored once. Where windows overlap
 //! vertically (`SH < KH`) two output rows are reduced at once, the input rows both windows
 //! cover loaded once; at stride 1 two outputs of a row are also produced per step, the
 //! columns both windows cover combined once.
