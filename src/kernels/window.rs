@@ -4,10 +4,9 @@
 //! has no padding logic at all: for a block of `U` channel vectors it reduces each input
 //! column's `KH` rows once into a "column" value and keeps the last `KW` columns in registers,
 //! so a column shared by neighbouring windows (`SW < KW`) is loaded and reduced once. Each
-//! output vector is stored once. Where windows overlap
-//! vertically (`SH < KH`) two output rows are reduced at once, the input rows both windows
-//! cover loaded once; at stride 1 two outputs of a row are also produced per step, the
-//! columns both windows cover combined once.
+//! output vector is stored once. Where windows overlap vertically (`SH < KH`) two output rows
+//! are reduced at once, the input rows both windows cover loaded once; at stride 1 two
+//! outputs of a row are also produced per step, the columns both windows cover combined once.
 //!
 //! Padding 1 costs little more than the interior: a row whose window loses one row to the
 //! padding runs the same column code with that row left out (paired with its neighbour), and
