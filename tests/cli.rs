@@ -1829,6 +1829,26 @@ fn bench_json_and_filters() {
     assert!(line.contains("--bogus"), "{line:?}");
 }
 
+/// `simdpool bench | head -1`: once the reader has gone, the command stops quietly (status
+/// 0, nothing on stderr) instead of panicking on the failed write.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    for args in [&["bench", "--filter", "tiny"][..], &["info"][..]] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn simdpool");
+        // Closed before the child's first write (its start-up alone takes longer).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for simdpool");
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn no_command_and_unknown_command() {
     let out = simdpool(&[], &[]);

@@ -41,7 +41,7 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
         return all_kernels(&list, json);
     }
     if !json {
-        println!(
+        out!(
             "{:<20} {:<26} {:<9} {:>7} {:>11} {:>8} {:>11}{}",
             "workload",
             "kernel",
@@ -71,17 +71,30 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
                     )
                 })
                 .unwrap_or_default();
-            println!(
+            out!(
                 "{{\"workload\":\"{}\",\"kernel\":\"{}\",\"tier\":\"{}\",\"threads\":{},\"median_us\":{:.4},\"gbps\":{:.3},\"speedup_vs_reference\":{:.2},\"reference_us\":{:.4}{extra}}}",
-                w.name, r.kernel, r.tier, threads, r.median_us, r.gbps, r.speedup, r.reference_us
+                w.name,
+                r.kernel,
+                r.tier,
+                threads,
+                r.median_us,
+                r.gbps,
+                r.speedup,
+                r.reference_us
             );
         } else {
             let extra = one
                 .map(|t1| format!(" {:>7.2}x", t1 / r.median_us))
                 .unwrap_or_default();
-            println!(
+            out!(
                 "{:<20} {:<26} {:<9} {:>7} {:>11.3} {:>8.2} {:>10.1}x{extra}",
-                w.name, r.kernel, r.tier, threads, r.median_us, r.gbps, r.speedup
+                w.name,
+                r.kernel,
+                r.tier,
+                threads,
+                r.median_us,
+                r.gbps,
+                r.speedup
             );
         }
     }
@@ -167,9 +180,12 @@ fn time(
 /// on this CPU's tiers, one thread, in one sitting: the data behind each manifest status.
 fn all_kernels(list: &[Workload], json: bool) -> Result<(), String> {
     if !json {
-        println!(
+        out!(
             "{:<22} {:<34} {:>11} {:>9}",
-            "workload", "kernel", "median_us", "vs_best"
+            "workload",
+            "kernel",
+            "median_us",
+            "vs_best"
         );
     }
     for w in list {
@@ -196,13 +212,13 @@ fn all_kernels(list: &[Workload], json: bool) -> Result<(), String> {
             .unwrap_or(f64::NAN);
         for (name, us) in rows {
             if json {
-                println!(
+                out!(
                     "{{\"workload\":\"{}\",\"kernel\":\"{name}\",\"median_us\":{us:.4},\"picked\":{}}}",
                     w.name,
                     name == best.kernel_name()
                 );
             } else {
-                println!(
+                out!(
                     "{:<22} {:<34} {:>11.3} {:>8.2}x{}",
                     w.name,
                     name,

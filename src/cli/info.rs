@@ -6,16 +6,16 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("unexpected argument '{a}'"));
     }
-    println!("simdpool {}", env!("CARGO_PKG_VERSION"));
-    println!("cpu features: {}", cpu_features().join(" "));
+    out!("simdpool {}", env!("CARGO_PKG_VERSION"));
+    out!("cpu features: {}", cpu_features().join(" "));
     let tiers: Vec<&str> = simdpool::available_tiers()
         .iter()
         .map(|t| t.name())
         .collect();
-    println!("tiers available: {}", tiers.join(", "));
+    out!("tiers available: {}", tiers.join(", "));
     match std::env::var(simdpool::ISA_ENV) {
-        Ok(v) => println!("{} = {v}", simdpool::ISA_ENV),
-        Err(_) => println!("{} unset", simdpool::ISA_ENV),
+        Ok(v) => out!("{} = {v}", simdpool::ISA_ENV),
+        Err(_) => out!("{} unset", simdpool::ISA_ENV),
     }
     // What `best` resolves to, through a real plan (so the cap is applied exactly as plans do).
     let probe = simdpool::PoolParams::max(simdpool::Window::new([2, 2]));
@@ -24,16 +24,16 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         simdpool::Shape::nhwc(1, 2, 2, 1),
         simdpool::Isa::Best,
     ) {
-        Ok(p) => println!(
+        Ok(p) => out!(
             "best picks: {}",
             p.tier().map(Tier::name).unwrap_or("reference")
         ),
-        Err(e) => println!("best picks: error: {e}"),
+        Err(e) => out!("best picks: error: {e}"),
     }
-    println!();
-    println!("{:<34} {:<9} {:<13} available", "kernel", "tier", "status");
+    out!();
+    out!("{:<34} {:<9} {:<13} available", "kernel", "tier", "status");
     for k in simdpool::registry() {
-        println!(
+        out!(
             "{:<34} {:<9} {:<13} {}",
             k.name,
             k.tier.name(),
@@ -44,8 +44,8 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
             if k.tier.is_available() { "yes" } else { "no" }
         );
     }
-    println!();
-    println!(
+    out!();
+    out!(
         "operators without a vector kernel (run on the reference): {}",
         fallback_ops().join(", ")
     );

@@ -1,5 +1,28 @@
 //! Subcommand dispatch and the shared argument helpers.
 
+/// `println!` that ends the process quietly when stdout is a closed pipe (`simdpool bench |
+/// head`) instead of panicking, and with a message and status 1 on any other write error.
+macro_rules! out {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// Writes to stdout; see `out!`.
+pub(crate) fn write_out(a: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().write_fmt(a) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("simdpool: error: writing to stdout: {e}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
+    }
+}
+
 mod args;
 mod bench;
 mod info;
@@ -78,7 +101,7 @@ pub(crate) fn main(args: &[String]) -> i32 {
         "bench" => bench::main(rest),
         "run" => run::main(rest),
         "help" | "--help" | "-h" => {
-            print!("{USAGE}");
+            write_out(format_args!("{USAGE}"));
             Ok(())
         }
         other => Err(format!(
