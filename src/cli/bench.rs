@@ -62,6 +62,8 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
         } else {
             None
         };
+        let (name, kernel, tier, med, gbps) = (w.name, r.kernel, r.tier, r.median_us, r.gbps);
+        let speedup = r.speedup;
         if json {
             let extra = one
                 .map(|t1| {
@@ -71,30 +73,16 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
                     )
                 })
                 .unwrap_or_default();
+            let ref_us = r.reference_us;
             out!(
-                "{{\"workload\":\"{}\",\"kernel\":\"{}\",\"tier\":\"{}\",\"threads\":{},\"median_us\":{:.4},\"gbps\":{:.3},\"speedup_vs_reference\":{:.2},\"reference_us\":{:.4}{extra}}}",
-                w.name,
-                r.kernel,
-                r.tier,
-                threads,
-                r.median_us,
-                r.gbps,
-                r.speedup,
-                r.reference_us
+                "{{\"workload\":\"{name}\",\"kernel\":\"{kernel}\",\"tier\":\"{tier}\",\"threads\":{threads},\"median_us\":{med:.4},\"gbps\":{gbps:.3},\"speedup_vs_reference\":{speedup:.2},\"reference_us\":{ref_us:.4}{extra}}}"
             );
         } else {
             let extra = one
                 .map(|t1| format!(" {:>7.2}x", t1 / r.median_us))
                 .unwrap_or_default();
             out!(
-                "{:<20} {:<26} {:<9} {:>7} {:>11.3} {:>8.2} {:>10.1}x{extra}",
-                w.name,
-                r.kernel,
-                r.tier,
-                threads,
-                r.median_us,
-                r.gbps,
-                r.speedup
+                "{name:<20} {kernel:<26} {tier:<9} {threads:>7} {med:>11.3} {gbps:>8.2} {speedup:>10.1}x{extra}"
             );
         }
     }
