@@ -1034,6 +1034,43 @@ fn avg_f32_partial_sum_overflow_keeps_the_reference_sign() {
     }
 }
 
+/// SPEC: a non-finite reference must be matched in kind. With a divisor override of 1 the
+/// average is the sum: a 3x3 window holding `f32::MAX` and eight taps of `2e30` sums exactly
+/// to `MAX + 1.6e31`, past the rounding threshold `MAX + 2^103` (about `1.01e31`), so the
+/// reference gives `+inf`, while every f32 partial sum that adds at most three `2e30` taps to
+/// `MAX` rounds back to `MAX`. The column and separable kernels leave the `2^127` bound out
+/// of their result check when every scale is at most 0.5 (`SimdF32::bad_special`); a scale of
+/// 1 must still catch this. 7x7 (the separable kernel): 48 taps of `2.25e29` sum to
+/// `1.08e31`, past the threshold, while any 42 of them (six rows) stay below it.
+/// Interior windows only ((k + 2)^2 input, no padding), channels over and under a vector.
+#[test]
+fn avg_f32_kernels_catch_a_sum_rounding_past_max_at_scale_1() {
+    for (k, tap) in [(3usize, 2e30f32), (7, 2.25e29)] {
+        let params = PoolParams::avg(Window::new([k, k]), Divisor::Override(1));
+        let hw = k + 2;
+        let centre = hw / 2 * hw + hw / 2;
+        for c in [1usize, 20, 64] {
+            let shape = Shape::nhwc(1, hw, hw, c);
+            let x: Vec<f32> = (0..hw * hw * c)
+                .map(|i| if i / c == centre { f32::MAX } else { tap })
+                .collect();
+            for isa in isas() {
+                let plan = Plan::new(&params, shape, isa).unwrap();
+                let mut y = Tensor::zeros(plan.output_shape()).unwrap();
+                plan.run(TensorView::new(&x, shape).unwrap(), y.view_mut())
+                    .unwrap();
+                let name = plan.kernel_name();
+                for &v in y.as_slice() {
+                    assert_eq!(v, f32::INFINITY, "{k}x{k} on {isa} ({name}), C = {c}");
+                }
+                if k == 7 && isa != Isa::Reference {
+                    assert!(name.contains("s1_"), "{name}: not the separable kernel");
+                }
+            }
+        }
+    }
+}
+
 /// SPEC's average bound `(K + 2) * eps * sum |x| / divisor` is relative, so a subnormal result
 /// must be the correctly rounded one. `[3 * 2^-149, 0, 0, 0, 0, 0]` over 6: the exact average
 /// is 0.5 * 2^-149, a tie, rounded to even: +0 (the reference). The kernels multiply the f32 sum

@@ -57,3 +57,38 @@ pub(crate) unsafe fn row(
         }
     }
 }
+
+/// Whether an output of rows `oh`, columns `ow`, channels `c` is at least `2^127` in
+/// magnitude (or NaN): the bound `SimdF32::bad_special` leaves out, for the rare outputs
+/// scaled by more than 0.5 (a divisor override of 1, a one-tap clipped window) where a sum
+/// rounding past `f32::MAX` can stay finite. One scalar read of outputs still in cache.
+///
+/// # Safety
+/// The outputs must lie inside the job's output.
+pub(crate) unsafe fn any_huge(
+    job: &Job,
+    n: usize,
+    oh: core::ops::Range<usize>,
+    ow: core::ops::Range<usize>,
+    (c0, c1): (usize, usize),
+) -> bool {
+    for o in oh {
+        for w in ow.clone() {
+            // SAFETY: an output pixel's channels c0..c1 (caller).
+            let px = unsafe {
+                core::slice::from_raw_parts(
+                    job.dst
+                        .add(n * job.out_batch + o * job.out_row + w * job.out_pixel + c0),
+                    c1 - c0,
+                )
+            };
+            if px
+                .iter()
+                .any(|y| y.is_nan() || y.abs() >= crate::simd::HUGE)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}

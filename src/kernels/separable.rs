@@ -704,12 +704,12 @@ unsafe fn h_block<V: SimdF32, R: Sep<V>, const B: usize, const TAIL: bool, const
                 let p = dst.add(t * job.out_row + j * job.out_pixel);
                 if TAIL {
                     if R::SCALE {
-                        bad = v.bad_keep(bad, v.bad_result(v.bad_init(), y), tail);
+                        bad = v.bad_keep(bad, v.bad_special(v.bad_init(), y), tail);
                     }
                     v.store_tail(p, y, tail);
                 } else {
                     if R::SCALE {
-                        bad = v.bad_result(bad, y);
+                        bad = v.bad_special(bad, y);
                     }
                     v.store(p, y);
                 }
@@ -778,12 +778,14 @@ unsafe fn vector<V: SimdF32, R: Sep<V>, const TAIL: bool, const CLAMP: bool>(
 }
 
 /// Fills the tile's scale table for the chunk (average only): `1 / divisor` per output, a
-/// row copied from the previous one where their divisors along H agree.
+/// row copied from the previous one where their divisors along H agree. Returns whether a
+/// scale exceeds 0.5: the result check (`bad_special`) then needs [`super::exact::any_huge`].
 ///
 /// # Safety
 /// `cx.scales` must hold the tile's rows of `chunk` floats.
-unsafe fn fill_scales<V: SimdF32>(job: &Job, cx: &Ctx<V>, tile: &Tile) {
+unsafe fn fill_scales<V: SimdF32>(job: &Job, cx: &Ctx<V>, tile: &Tile) -> bool {
     let mut prev = None;
+    let mut big = false;
     for oh in tile.oh.0..tile.oh.1 {
         // SAFETY: row oh - oh0 of the table.
         let row = unsafe { cx.scales.add((oh - cx.oh0) * cx.chunk) };
@@ -798,12 +800,15 @@ unsafe fn fill_scales<V: SimdF32>(job: &Job, cx: &Ctx<V>, tile: &Tile) {
             for j in 0..cx.cw {
                 let ow = cx.ow0 + j;
                 let d = super::avg::divisor(job, oh, ow, th, job.w.taps(ow));
+                let s = (1.0 / d as f64) as f32;
+                big |= s > 0.5;
                 // SAFETY: j < cw <= chunk.
-                unsafe { *row.add(j) = (1.0 / d as f64) as f32 };
+                unsafe { *row.add(j) = s };
             }
         }
         prev = Some((row as *const f32, key));
     }
+    big
 }
 
 /// The H factor of output row `oh`'s divisors (rows with equal factors share their scales).
@@ -881,6 +886,7 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
     let ident = v.splat(R::IDENTITY);
     for n in tile.n.0..tile.n.1 {
         let mut bad = v.bad_init();
+        let mut huge = false;
         let mut ow0 = 0;
         while ow0 < job.w.out {
             let cw = (job.w.out - ow0).min(lay.chunk);
@@ -920,10 +926,8 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
                 scales,
                 chunk: lay.chunk,
             };
-            if R::SCALE {
-                // SAFETY: the scale table holds tile_rows >= the tile's rows of chunk floats.
-                unsafe { fill_scales(job, &cx, tile) };
-            }
+            // SAFETY: the scale table holds tile_rows >= the tile's rows of chunk floats.
+            let big = R::SCALE && unsafe { fill_scales(job, &cx, tile) };
             // SAFETY: forwarded contract.
             bad = unsafe {
                 if clamp {
@@ -932,9 +936,15 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
                     vectors::<V, R, false>(v, job, &cx, tile, (bh, bw), bad)
                 }
             };
+            // SAFETY: the outputs just written: the tile's rows and channels, the chunk's columns.
+            huge = huge
+                || (big
+                    && unsafe {
+                        super::exact::any_huge(job, n, tile.oh.0..tile.oh.1, ow0..ow0 + cw, tile.c)
+                    });
             ow0 += cw;
         }
-        if v.bad_any(bad) {
+        if v.bad_any(bad) || huge {
             for oh in tile.oh.0..tile.oh.1 {
                 // SAFETY: rows of the tile.
                 unsafe { super::exact::row(job, n, oh, 0, job.w.out, tile.c) };

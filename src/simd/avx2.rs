@@ -277,16 +277,13 @@ impl SimdF32 for Avx2 {
     #[inline(always)]
     fn bad_result(self, acc: __m256, y: __m256) -> __m256 {
         // SAFETY: see splat.
-        unsafe {
-            let a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), y);
-            let tiny = _mm256_and_ps(
-                _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(f32::MIN_POSITIVE)),
-                _mm256_cmp_ps::<_CMP_NEQ_OQ>(a, _mm256_setzero_ps()),
-            );
-            // Not-less-than, unordered: huge values, inf and NaN.
-            let huge = _mm256_cmp_ps::<_CMP_NLT_UQ>(a, _mm256_set1_ps(super::HUGE));
-            _mm256_or_ps(acc, _mm256_or_ps(tiny, huge))
-        }
+        unsafe { bad_beyond(acc, y, super::HUGE) }
+    }
+
+    #[inline(always)]
+    fn bad_special(self, acc: __m256, y: __m256) -> __m256 {
+        // SAFETY: see splat.
+        unsafe { bad_beyond(acc, y, f32::INFINITY) }
     }
 
     #[inline(always)]
@@ -378,5 +375,21 @@ unsafe fn mulhi_epu32(a: __m256i, m: __m256i) -> __m256i {
         let even = _mm256_srli_epi64::<32>(_mm256_mul_epu32(a, m));
         let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), m);
         _mm256_blend_epi32::<0b1010_1010>(even, odd)
+    }
+}
+
+/// Marks subnormal lanes of `y`, NaN and those at least `limit` in magnitude.
+#[inline(always)]
+unsafe fn bad_beyond(acc: __m256, y: __m256, limit: f32) -> __m256 {
+    // SAFETY: only called from methods of a detected tier.
+    unsafe {
+        let a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), y);
+        let tiny = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(f32::MIN_POSITIVE)),
+            _mm256_cmp_ps::<_CMP_NEQ_OQ>(a, _mm256_setzero_ps()),
+        );
+        // Not-less-than, unordered: at least `limit`, and NaN.
+        let huge = _mm256_cmp_ps::<_CMP_NLT_UQ>(a, _mm256_set1_ps(limit));
+        _mm256_or_ps(acc, _mm256_or_ps(tiny, huge))
     }
 }

@@ -269,12 +269,18 @@ impl SimdF32 for Avx512 {
 
     #[inline(always)]
     fn bad_result(self, acc: __mmask16, y: __m512) -> __mmask16 {
+        // SAFETY: see splat. Then |y| >= 2^127.
+        self.bad_special(acc, y)
+            | unsafe {
+                _mm512_cmp_ps_mask::<_CMP_GE_OQ>(_mm512_abs_ps(y), _mm512_set1_ps(super::HUGE))
+            }
+    }
+
+    #[inline(always)]
+    fn bad_special(self, acc: __mmask16, y: __m512) -> __mmask16 {
         // SAFETY: see splat. vfpclassps classes: 0x01 QNaN, 0x08 +inf, 0x10 -inf,
-        // 0x20 denormal, 0x80 SNaN; then |y| >= 2^127.
-        acc | unsafe {
-            _mm512_fpclass_ps_mask::<0xB9>(y)
-                | _mm512_cmp_ps_mask::<_CMP_GE_OQ>(_mm512_abs_ps(y), _mm512_set1_ps(super::HUGE))
-        }
+        // 0x20 denormal, 0x80 SNaN.
+        acc | unsafe { _mm512_fpclass_ps_mask::<0xB9>(y) }
     }
 
     #[inline(always)]

@@ -216,11 +216,12 @@ impl SimdF32 for Baseline {
 
     #[inline(always)]
     fn bad_result(self, acc: f32x4, y: f32x4) -> f32x4 {
-        let a = y.abs();
-        let tiny = a.simd_lt(f32x4::splat(f32::MIN_POSITIVE)) & a.simd_ne(f32x4::splat(0.0));
-        // !(a < 2^127) holds for huge values, inf and NaN.
-        let huge = !a.simd_lt(f32x4::splat(HUGE));
-        acc | tiny | huge
+        bad_beyond(acc, y, HUGE)
+    }
+
+    #[inline(always)]
+    fn bad_special(self, acc: f32x4, y: f32x4) -> f32x4 {
+        bad_beyond(acc, y, f32::INFINITY)
     }
 
     #[inline(always)]
@@ -285,4 +286,14 @@ impl SimdF32 for Baseline {
         let nan = v.simd_ne(v);
         nan.select(v, v.fast_max(lo).fast_min(hi))
     }
+}
+
+/// Marks subnormal lanes of `y`, NaN and those at least `limit` in magnitude.
+#[inline(always)]
+fn bad_beyond(acc: f32x4, y: f32x4, limit: f32) -> f32x4 {
+    let a = y.abs();
+    let tiny = a.simd_lt(f32x4::splat(f32::MIN_POSITIVE)) & a.simd_ne(f32x4::splat(0.0));
+    // !(a < limit) holds for NaN too.
+    let huge = !a.simd_lt(f32x4::splat(limit));
+    acc | tiny | huge
 }

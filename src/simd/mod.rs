@@ -138,6 +138,10 @@ pub(crate) trait SimdF32: Copy {
     /// threshold that the reference's single rounding does not make, or a rounded reciprocal
     /// at a subnormal tie); callers recompute them exactly.
     fn bad_result(self, acc: Self::Bad, y: Self::V) -> Self::Bad;
+    /// As [`SimdF32::bad_result`] without the `2^127` bound: NaN, infinite or subnormal lanes.
+    /// Enough for a result `sum * scale` with `scale <= 0.5`, which cannot reach `2^127`
+    /// while the f32 sum is finite; on AVX-512 one `vfpclassps` instead of three more operations.
+    fn bad_special(self, acc: Self::Bad, y: Self::V) -> Self::Bad;
     /// `x` with NaN in the marked lanes.
     fn nan_where(self, x: Self::V, bad: Self::Bad) -> Self::V;
     /// Lanes marked in either.

@@ -61,6 +61,13 @@ impl<V: SimdF32> Reduce<V> for AvgReduce {
 impl<V: SimdF32> super::window::Columns<V> for AvgReduce {
     const CHECK_NAN: bool = false;
     #[inline(always)]
+    fn check_column(v: V, bad: V::Bad, y: V::V) -> V::Bad {
+        v.bad_special(bad, y)
+    }
+    fn needs_huge_pass(scale: f32) -> bool {
+        scale > 0.5
+    }
+    #[inline(always)]
     fn first(_: V, x: V::V) -> V::V {
         x
     }
