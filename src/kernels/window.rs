@@ -291,28 +291,42 @@ unsafe fn interior<
 ) -> bool {
     let l = V::LANES;
     let mut bad = v.bad_init();
-    let mut c = c0;
-    // SAFETY (all strips): channel ranges inside [c0, c1) <= C; rows and columns inside the
-    // interior (caller).
-    unsafe {
-        let full = v.tail(1); // unused by unmasked strips
-        while c + U * l <= c1 {
-            bad = strip::<V, R, KH, KW, SH, SW, U, ROWS, false, CLAMP, CT, CB>(
-                v, job, src, dst, count, c, full, scales, edges, bad,
-            );
-            c += U * l;
-        }
-        while c + l <= c1 {
-            bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, false, CLAMP, CT, CB>(
-                v, job, src, dst, count, c, full, scales, edges, bad,
-            );
-            c += l;
-        }
-        if c < c1 {
-            let t = v.tail(c1 - c);
-            bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, true, CLAMP, CT, CB>(
-                v, job, src, dst, count, c, t, scales, edges, bad,
-            );
+    // Windows that share no column (2x2 s2) keep nothing between a strip's outputs: walk the
+    // row pixel by pixel instead, every channel block of a pixel in turn, so that the input
+    // rows are read in address order (wide pixels were read in column strips).
+    let by_pixel = SW == KW && ROWS == 1;
+    let (pieces, per) = if by_pixel { (count, 1) } else { (1, count) };
+    for piece in 0..pieces {
+        // SAFETY: output `piece` of the interior and its window's first column (caller).
+        let (src, dst) = unsafe {
+            (
+                src.add(piece * SW * job.in_pixel),
+                dst.add(piece * job.out_pixel),
+            )
+        };
+        let mut c = c0;
+        // SAFETY (all strips): channel ranges inside [c0, c1) <= C; rows and columns inside the
+        // interior (caller).
+        unsafe {
+            let full = v.tail(1); // unused by unmasked strips
+            while c + U * l <= c1 {
+                bad = strip::<V, R, KH, KW, SH, SW, U, ROWS, false, CLAMP, CT, CB>(
+                    v, job, src, dst, per, c, full, scales, edges, bad,
+                );
+                c += U * l;
+            }
+            while c + l <= c1 {
+                bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, false, CLAMP, CT, CB>(
+                    v, job, src, dst, per, c, full, scales, edges, bad,
+                );
+                c += l;
+            }
+            if c < c1 {
+                let t = v.tail(c1 - c);
+                bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, true, CLAMP, CT, CB>(
+                    v, job, src, dst, per, c, t, scales, edges, bad,
+                );
+            }
         }
     }
     v.bad_any(bad)
