@@ -1868,6 +1868,26 @@ fn no_command_and_unknown_command() {
     assert!(text(&out.stdout).contains("simdpool run") || text(&out.stdout).contains("run"));
 }
 
+/// `simdpool bench --help` (and `-h`, for each command) prints the usage and succeeds; it
+/// used to fail with "unknown option '--help'" and status 2.
+#[test]
+fn help_after_a_command_prints_the_usage() {
+    for args in [
+        &["bench", "--help"][..],
+        &["info", "-h"][..],
+        &["run", "--op", "max", "--help"][..],
+    ] {
+        let out = simdpool(args, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).starts_with("usage: simdpool"), "{args:?}");
+    }
+}
+
 /// A path that is not valid UTF-8 must give the usual one-line error (here: the file does
 /// not exist), not a panic. `src/main.rs` collects `std::env::args()`, which panics on such an
 /// argument (exit code 101 and a backtrace); it needs `std::env::args_os()`.

@@ -42,7 +42,7 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
     }
     if !json {
         out!(
-            "{:<20} {:<26} {:<9} {:>7} {:>11} {:>8} {:>11}{}",
+            "{:<22} {:<30} {:<9} {:>7} {:>11} {:>8} {:>11}{}",
             "workload",
             "kernel",
             "tier",
@@ -82,7 +82,7 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
                 .map(|t1| format!(" {:>7.2}x", t1 / r.median_us))
                 .unwrap_or_default();
             out!(
-                "{name:<20} {kernel:<26} {tier:<9} {threads:>7} {med:>11.3} {gbps:>8.2} {speedup:>10.1}x{extra}"
+                "{name:<22} {kernel:<30} {tier:<9} {threads:>7} {med:>11.3} {gbps:>8.2} {speedup:>10.1}x{extra}"
             );
         }
     }

@@ -96,7 +96,14 @@ pub(crate) fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    // `simdpool bench --help`: the usage, as for `simdpool --help` (before parsing, which would
+    // call it an unknown option).
+    let asks_help = rest.iter().any(|a| a == "--help" || a == "-h");
     let result = match cmd {
+        "info" | "bench" | "run" if asks_help => {
+            write_out(format_args!("{USAGE}"));
+            Ok(())
+        }
         "info" => info::main(rest),
         "bench" => bench::main(rest),
         "run" => run::main(rest),
