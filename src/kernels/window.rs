@@ -39,7 +39,7 @@ pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
     /// The result check of the column code, for rows whose scales are at most 0.5: the sum
     /// only reaches `2^127` by overflowing, so NaN, infinity and subnormals are enough (one
     /// `vfpclassps` on AVX-512 instead of four operations: avg 3x3 s1 p1 on 35x35x192 and
-    /// 28x28x256 in 0.83-0.88x the time, same process).
+    /// 28x28x256 in 0.83-0.93x the time, same process).
     /// Rows with a larger scale also take [`super::exact::any_huge`].
     #[inline(always)]
     fn check_column(v: V, bad: V::Bad, y: V::V) -> V::Bad {
