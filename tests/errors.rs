@@ -1071,6 +1071,42 @@ fn avg_f32_kernels_catch_a_sum_rounding_past_max_at_scale_1() {
     }
 }
 
+/// As above at scale 0.5 (divisor override 2), through the stride-1 column kernel's pair of
+/// outputs: with columns `[MAX, 1e31, 1e31]`, `[MAX, 1e31, 1e31]`, `[1e31, 0, 0]`, `[0, 0, 0]`
+/// the first window sums exactly to `2 MAX + 5e31`, half of which rounds to `+inf`, while each
+/// f32 column sum rounds back to `MAX`: a kernel that scaled the columns before adding them
+/// (`MAX * 0.5 + MAX * 0.5 = MAX`) would need the `2^127` bound back. The second window's
+/// average is finite.
+#[test]
+fn avg_f32_pair_outputs_catch_a_rounding_past_max_at_scale_half() {
+    let (m, t) = (f32::MAX, 1e31f32);
+    let grid = [[m, m, t, 0.0], [t, t, 0.0, 0.0], [t, t, 0.0, 0.0]];
+    let params = PoolParams::avg(Window::new([3, 3]), Divisor::Override(2));
+    for c in [1usize, 20, 64] {
+        let shape = Shape::nhwc(1, 3, 4, c);
+        let x: Vec<f32> = (0..12 * c).map(|i| grid[i / c / 4][i / c % 4]).collect();
+        for isa in isas() {
+            let plan = Plan::new(&params, shape, isa).unwrap();
+            let mut y = Tensor::zeros(plan.output_shape()).unwrap();
+            plan.run(TensorView::new(&x, shape).unwrap(), y.view_mut())
+                .unwrap();
+            let name = plan.kernel_name();
+            let (first, second) = y.as_slice().split_at(c);
+            assert!(
+                first.iter().all(|&v| v == f32::INFINITY),
+                "on {isa} ({name}), C = {c}: {first:?}"
+            );
+            let want = (m as f64 + 3e31) / 2.0;
+            for &v in second {
+                assert!(
+                    ((v as f64) - want).abs() <= 1e-6 * want,
+                    "on {isa} ({name}), C = {c}: {v}"
+                );
+            }
+        }
+    }
+}
+
 /// SPEC's average bound `(K + 2) * eps * sum |x| / divisor` is relative, so a subnormal result
 /// must be the correctly rounded one. `[3 * 2^-149, 0, 0, 0, 0, 0]` over 6: the exact average
 /// is 0.5 * 2^-149, a tie, rounded to even: +0 (the reference). The kernels multiply the f32 sum
