@@ -1034,6 +1034,15 @@ fn avg_f32_partial_sum_overflow_keeps_the_reference_sign() {
     }
 }
 
+/// `params` over the dense `x` of `shape` on `isa`: the output and the kernel that ran.
+fn pool(params: &PoolParams, shape: Shape, x: &[f32], isa: Isa) -> (Vec<f32>, &'static str) {
+    let plan = Plan::new(params, shape, isa).unwrap();
+    let mut y = Tensor::zeros(plan.output_shape()).unwrap();
+    plan.run(TensorView::new(x, shape).unwrap(), y.view_mut())
+        .unwrap();
+    (y.as_slice().to_vec(), plan.kernel_name())
+}
+
 /// SPEC: a non-finite reference must be matched in kind. With a divisor override of 1 the
 /// average is the sum: a 3x3 window holding `f32::MAX` and eight taps of `2e30` sums exactly
 /// to `MAX + 1.6e31`, past the rounding threshold `MAX + 2^103` (about `1.01e31`), so the
@@ -1055,12 +1064,8 @@ fn avg_f32_kernels_catch_a_sum_rounding_past_max_at_scale_1() {
                 .map(|i| if i / c == centre { f32::MAX } else { tap })
                 .collect();
             for isa in isas() {
-                let plan = Plan::new(&params, shape, isa).unwrap();
-                let mut y = Tensor::zeros(plan.output_shape()).unwrap();
-                plan.run(TensorView::new(&x, shape).unwrap(), y.view_mut())
-                    .unwrap();
-                let name = plan.kernel_name();
-                for &v in y.as_slice() {
+                let (y, name) = pool(&params, shape, &x, isa);
+                for &v in &y {
                     assert_eq!(v, f32::INFINITY, "{k}x{k} on {isa} ({name}), C = {c}");
                 }
                 if k == 7 && isa != Isa::Reference {
@@ -1086,12 +1091,8 @@ fn avg_f32_pair_outputs_catch_a_rounding_past_max_at_scale_half() {
         let shape = Shape::nhwc(1, 3, 4, c);
         let x: Vec<f32> = (0..12 * c).map(|i| grid[i / c / 4][i / c % 4]).collect();
         for isa in isas() {
-            let plan = Plan::new(&params, shape, isa).unwrap();
-            let mut y = Tensor::zeros(plan.output_shape()).unwrap();
-            plan.run(TensorView::new(&x, shape).unwrap(), y.view_mut())
-                .unwrap();
-            let name = plan.kernel_name();
-            let (first, second) = y.as_slice().split_at(c);
+            let (y, name) = pool(&params, shape, &x, isa);
+            let (first, second) = y.split_at(c);
             assert!(
                 first.iter().all(|&v| v == f32::INFINITY),
                 "on {isa} ({name}), C = {c}: {first:?}"
