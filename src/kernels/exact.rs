@@ -58,8 +58,15 @@ pub(crate) unsafe fn row(
     }
 }
 
+/// Whether outputs scaled by `scale` need [`any_huge`] after `SimdF32::bad_special`: a finite
+/// f32 sum times at most 0.5 stays below `2^127`. The one rule of the window and separable
+/// average kernels.
+pub(crate) fn needs_huge_pass(scale: f32) -> bool {
+    scale > 0.5
+}
+
 /// Whether an output of rows `oh`, columns `ow`, channels `c` is at least `2^127` in
-/// magnitude (or NaN): the bound `SimdF32::bad_special` leaves out, for the rare outputs
+/// magnitude: the bound `SimdF32::bad_special` leaves out, for the rare outputs
 /// scaled by more than 0.5 (a divisor override of 1, a one-tap clipped window) where a sum
 /// rounding past `f32::MAX` can stay finite. One scalar read of outputs still in cache.
 ///
@@ -82,10 +89,8 @@ pub(crate) unsafe fn any_huge(
                     c1 - c0,
                 )
             };
-            if px
-                .iter()
-                .any(|y| y.is_nan() || y.abs() >= crate::simd::HUGE)
-            {
+            // NaN is flagged by bad_special already.
+            if px.iter().any(|y| y.abs() >= crate::simd::HUGE) {
                 return true;
             }
         }

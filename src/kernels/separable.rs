@@ -801,7 +801,7 @@ unsafe fn fill_scales<V: SimdF32>(job: &Job, cx: &Ctx<V>, tile: &Tile) -> bool {
                 let ow = cx.ow0 + j;
                 let d = super::avg::divisor(job, oh, ow, th, job.w.taps(ow));
                 let s = (1.0 / d as f64) as f32;
-                big |= s > 0.5;
+                big |= super::exact::needs_huge_pass(s);
                 // SAFETY: j < cw <= chunk.
                 unsafe { *row.add(j) = s };
             }

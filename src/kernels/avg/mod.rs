@@ -65,7 +65,7 @@ impl<V: SimdF32> super::window::Columns<V> for AvgReduce {
         v.bad_special(bad, y)
     }
     fn needs_huge_pass(scale: f32) -> bool {
-        scale > 0.5
+        super::exact::needs_huge_pass(scale)
     }
     #[inline(always)]
     fn first(_: V, x: V::V) -> V::V {
