@@ -28,7 +28,7 @@ fn main() {
     let reps = (2_000_000.0 / (len as f64 / 16.0)).max(1.0) as usize;
     // Distances in bytes of the output's start from the input's, modulo 4 KiB; interleaved
     // rounds, the median of 15.
-    let dists = [0usize, 64, 256, 1024, 2048, 3072];
+    let dists = [0usize, 64, 128, 192, 256, 1024, 2048, 3072];
     let mut times = vec![Vec::new(); dists.len()];
     for _ in 0..15 {
         for (d, ts) in dists.iter().zip(&mut times) {

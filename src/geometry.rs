@@ -284,7 +284,8 @@ fn first_empty_window(a: &Axis) -> Option<usize> {
     (past < a.out).then_some(past)
 }
 
-fn gcd(mut a: usize, mut b: usize) -> usize {
+/// Greatest common divisor (`gcd(a, 0) = a`).
+pub(crate) fn gcd(mut a: usize, mut b: usize) -> usize {
     while b != 0 {
         (a, b) = (b, a % b);
     }

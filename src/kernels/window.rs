@@ -28,6 +28,10 @@ use crate::simd::SimdF32;
 pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
     /// Whether interior inputs need the NaN check (max: `vmaxps` drops NaN).
     const CHECK_NAN: bool;
+    /// Whether the result is the same bits whatever the order of the reduction (max, up to
+    /// the sign of a zero, which SPEC leaves open): such a kernel may pick its walk by the
+    /// buffers' placement ([`stores_alias_loads`]) without the output depending on it.
+    const ORDER_FREE: bool = false;
     /// A column's first tap, mapped (`x`, `x*x`, `|x|`).
     fn first(v: V, x: V::V) -> V::V;
     /// Folds a further tap of the column in.
@@ -56,6 +60,46 @@ pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
 /// share `kh - sh` input rows); the partition gives such plans an even number of rows per tile.
 pub(crate) const fn pairs_rows(kh: usize, sh: usize) -> bool {
     sh < kh
+}
+
+/// Whether the output sits where the stride-1 row-pair walk's stores alias the loads that
+/// follow them: on this CPU (Zen 4) a load waits for an older store whose address has the
+/// same bits 11..0 (4 KiB aliasing). With every stride a multiple of `g` = 1 or 2 KiB (256 or
+/// 512 channels, and the rows and images too), input pixels 4 or 2 apart share their low 12
+/// bits, so when the output starts within a cache line of the input modulo `g`, nearly every
+/// load meets such a store. Page-aligned buffers, which sit a multiple of 4 KiB apart, are
+/// such a case. The one-row walk suffers far less. Measured with `examples/alias.rs`, max
+/// 3x3 s1, output - input modulo 4 KiB = 0 / 2048 bytes (the pair walk at 128 or 256 bytes
+/// for comparison), pair walk -> one-row walk, us:
+///
+/// | tier | 20x20x512 | 56x56x256 | pair walk, 256 B apart |
+/// |---|---|---|---|
+/// | avx512 | 76 / 73 -> 45 / 45 | 178 / 195 -> 146 / 153 | 29.5 / 113 |
+/// | avx2 | 98 / 96 -> 69 / 68 | 230 / 228 -> 189 / 191 | 43 / 138 |
+/// | baseline | 193 / 189 -> 95 / 94 | 373 / 367 -> 289 / 297 | 75 / 234 |
+///
+/// Output 64 bytes off (one line): the pair walk is slower there only on avx512 at 512
+/// channels (71 against 42 us), and faster in the other five cases (e.g. avx2 56x56x256 140
+/// against 187), so the rule stops at one line. 35x35x192 (`g` = 256 bytes: pixels 16 apart
+/// alias) measured 35.2-35.8 us at every distance.
+fn stores_alias_loads(job: &Job) -> bool {
+    let f = core::mem::size_of::<f32>();
+    let strides = [
+        job.in_pixel,
+        job.out_pixel,
+        job.in_row,
+        job.out_row,
+        job.in_batch,
+        job.out_batch,
+    ];
+    let g = strides
+        .iter()
+        .fold(4096, |g, &s| crate::geometry::gcd(g, s.wrapping_mul(f)));
+    if g < 1024 {
+        return false;
+    }
+    let d = (job.dst as usize).wrapping_sub(job.src as usize) % g;
+    d < 64 || d > g - 64
 }
 
 /// Runs the specialised kernel over the tile.
@@ -88,7 +132,15 @@ pub(crate) unsafe fn run<
             // against the 1-row kernel (4 vectors on avx512, 2 below): avx512 max 0.87x
             // (56x56x256) and 0.89x (20x20x512), avg 0.88x (35x35x192) and 0.91x (28x28x256);
             // avx2 0.86x / 0.91x / 0.92x / 0.97x; baseline (SSE2) 0.95x / 0.92x / 1.00x / 1.00x.
-            run_u::<V, R, KH, KW, SH, SW, 2, 2>(v, job, tile)
+            // Where its stores alias its loads (stores_alias_loads), max takes one row at a
+            // time, 4 channel vectors per strip on every tier (2 measured no better on avx2);
+            // sums would round differently, so the average keeps the pair walk (its results
+            // do not depend on where the buffers are).
+            if R::ORDER_FREE && stores_alias_loads(job) {
+                run_u::<V, R, KH, KW, SH, SW, 4, 1>(v, job, tile)
+            } else {
+                run_u::<V, R, KH, KW, SH, SW, 2, 2>(v, job, tile)
+            }
         } else if pairs_rows(KH, SH) {
             // Neighbouring output rows share KH - SH input rows: two rows at a time load them
             // once (3x3 s2: 5 loads per 2 columns instead of 6). Measured on the stem: max
