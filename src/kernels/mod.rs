@@ -5,6 +5,7 @@
 //! and buffer length before the call, so the pointer arithmetic here stays inside the buffers.
 
 pub(crate) mod avg;
+pub(crate) mod clamped;
 pub(crate) mod exact;
 pub(crate) mod generic;
 pub(crate) mod global;

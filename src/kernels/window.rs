@@ -66,8 +66,8 @@ pub(crate) const fn pairs_rows(kh: usize, sh: usize) -> bool {
 /// follow them: on this CPU (Zen 4) a load waits for an older store whose address has the
 /// same bits 11..0 (4 KiB aliasing). With every stride a multiple of `g` = 1 or 2 KiB (256 or
 /// 512 channels, and the rows and images too), input pixels 4 or 2 apart share their low 12
-/// bits, so when the output starts within a cache line of the input modulo `g`, nearly every
-/// load meets such a store. Page-aligned buffers, which sit a multiple of 4 KiB apart, are
+/// bits, so when the output starts within `reach` bytes of the input modulo `g` (a cache line
+/// for a kernel whose strips are one line wide), nearly every load meets such a store. Page-aligned buffers, which sit a multiple of 4 KiB apart, are
 /// such a case. The one-row walk suffers far less. Measured with `examples/alias.rs`, max
 /// 3x3 s1, output - input modulo 4 KiB = 0 / 2048 bytes (the pair walk at 128 or 256 bytes
 /// for comparison), pair walk -> one-row walk, us:
@@ -82,7 +82,7 @@ pub(crate) const fn pairs_rows(kh: usize, sh: usize) -> bool {
 /// channels (71 against 42 us), and faster in the other five cases (e.g. avx2 56x56x256 140
 /// against 187), so the rule stops at one line. 35x35x192 (`g` = 256 bytes: pixels 16 apart
 /// alias) measured 35.2-35.8 us at every distance.
-fn stores_alias_loads(job: &Job) -> bool {
+pub(crate) fn stores_alias_loads(job: &Job, reach: usize) -> bool {
     let f = core::mem::size_of::<f32>();
     let strides = [
         job.in_pixel,
@@ -99,7 +99,7 @@ fn stores_alias_loads(job: &Job) -> bool {
         return false;
     }
     let d = (job.dst as usize).wrapping_sub(job.src as usize) % g;
-    d < 64 || d > g - 64
+    d < reach || d > g - reach
 }
 
 /// Runs the specialised kernel over the tile.
@@ -136,7 +136,7 @@ pub(crate) unsafe fn run<
             // time, 4 channel vectors per strip on every tier (2 measured no better on avx2);
             // sums would round differently, so the average keeps the pair walk (its results
             // do not depend on where the buffers are).
-            if R::ORDER_FREE && stores_alias_loads(job) {
+            if R::ORDER_FREE && stores_alias_loads(job, 64) {
                 run_u::<V, R, KH, KW, SH, SW, 4, 1>(v, job, tile)
             } else {
                 run_u::<V, R, KH, KW, SH, SW, 2, 2>(v, job, tile)

@@ -257,7 +257,13 @@ fn windows(m: Match, algorithm: &str) -> Vec<Window> {
             // loses one of its window's rows or columns, which padding k - 1 never gives at
             // the first output of a stride-2 axis.
             if kh > 2 || kw > 2 {
-                for (lo, hi) in [([1, 1], [1, 1]), ([1, 0], [0, 1]), ([0, 1], [1, 0])] {
+                // And half the window each side ("same", SPPF's 5x5 p2): border outputs
+                // losing 1 to k/2 rows and columns.
+                let mut pads = vec![([1, 1], [1, 1]), ([1, 0], [0, 1]), ([0, 1], [1, 0])];
+                if kh.max(kw) >= 4 {
+                    pads.push(([kh / 2, kw / 2], [kh / 2, kw / 2]));
+                }
+                for (lo, hi) in pads {
                     for ceil in [false, true] {
                         v.push(
                             Window::new([kh, kw])

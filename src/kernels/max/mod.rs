@@ -81,6 +81,36 @@ pub(crate) unsafe fn window<
     unsafe { super::window::run::<V, MaxReduce, KH, KW, SH, SW>(v, job, tile) }
 }
 
+/// Stride-1 windows by clamped indices ([`super::clamped`]), `max_f32_k{KH}x{KW}s1`.
+///
+/// # Safety
+/// See [`super::clamped::run`].
+#[inline(always)]
+pub(crate) unsafe fn clamped<
+    V: SimdF32,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    v: V,
+    job: &Job,
+    tile: &Tile,
+) {
+    const { assert!(SH == 1 && SW == 1) };
+    // SAFETY: forwarded contract.
+    unsafe {
+        // Two rows at a time, 2 channel vectors per strip (a single vector: 1.4-2x the
+        // time at 512 channels on avx512 and avx2); where stores alias loads one row at a
+        // time, 4 vectors (avx512 20x20x512 at distance 0: 66-68 against 86-91 us).
+        if super::window::stores_alias_loads(job, 128) {
+            super::clamped::run::<V, KH, KW, 4, 1>(v, job, tile)
+        } else {
+            super::clamped::run::<V, KH, KW, 2, 2>(v, job, tile)
+        }
+    }
+}
+
 /// Max for global pooling: plain maxima plus NaN lanes OR-ed into a mask. Every compare is
 /// independent and the OR's 1-cycle latency is the only chain, where the windowed kernels'
 /// `max_step` chains a masked compare per tap (fewer operations for 9 taps, latency-bound for
