@@ -134,12 +134,14 @@ pub(crate) unsafe fn run<
             // avx2 0.86x / 0.91x / 0.92x / 0.97x; baseline (SSE2) 0.95x / 0.92x / 1.00x / 1.00x.
             // Where its stores alias its loads (stores_alias_loads), max takes one row at a
             // time, 4 channel vectors per strip on every tier (2 measured no better on avx2);
-            // sums would round differently, so the average keeps the pair walk (its results
-            // do not depend on where the buffers are).
+            // sums (avx512; avx2 measured no gain) walk the rows of each pair one at a time, the
+            // first with the pair's association, so the bits do not depend on the placement.
             if R::ORDER_FREE && stores_alias_loads(job, 64) {
-                run_u::<V, R, KH, KW, SH, SW, 4, 1>(v, job, tile)
+                run_u::<V, R, KH, KW, SH, SW, 4, 1, false>(v, job, tile)
+            } else if V::LANES >= 16 && stores_alias_loads(job, 64) {
+                run_u::<V, R, KH, KW, SH, SW, 4, 2, true>(v, job, tile)
             } else {
-                run_u::<V, R, KH, KW, SH, SW, 2, 2>(v, job, tile)
+                run_u::<V, R, KH, KW, SH, SW, 2, 2, false>(v, job, tile)
             }
         } else if pairs_rows(KH, SH) {
             // Neighbouring output rows share KH - SH input rows: two rows at a time load them
@@ -147,16 +149,16 @@ pub(crate) unsafe fn run<
             // 63 -> 57 us with 4 vectors per strip; sums (no NaN check) do best with 2
             // (lp2_3s2_56x64 13.4 -> 11.5 us).
             if V::LANES >= 16 && R::CHECK_NAN {
-                run_u::<V, R, KH, KW, SH, SW, 4, 2>(v, job, tile)
+                run_u::<V, R, KH, KW, SH, SW, 4, 2, false>(v, job, tile)
             } else if V::LANES >= 16 {
-                run_u::<V, R, KH, KW, SH, SW, 2, 2>(v, job, tile)
+                run_u::<V, R, KH, KW, SH, SW, 2, 2, false>(v, job, tile)
             } else {
-                run_u::<V, R, KH, KW, SH, SW, 1, 2>(v, job, tile)
+                run_u::<V, R, KH, KW, SH, SW, 1, 2, false>(v, job, tile)
             }
         } else if V::LANES >= 16 || KW <= 2 {
-            run_u::<V, R, KH, KW, SH, SW, 4, 1>(v, job, tile)
+            run_u::<V, R, KH, KW, SH, SW, 4, 1, false>(v, job, tile)
         } else {
-            run_u::<V, R, KH, KW, SH, SW, 2, 1>(v, job, tile)
+            run_u::<V, R, KH, KW, SH, SW, 2, 1, false>(v, job, tile)
         }
     }
 }
@@ -182,6 +184,7 @@ unsafe fn run_u<
     const SW: usize,
     const U: usize,
     const ROWS: usize,
+    const SPLIT: bool,
 >(
     v: V,
     job: &Job,
@@ -277,21 +280,61 @@ unsafe fn run_u<
                 let count = ow_hi - ow_lo;
                 macro_rules! go {
                     ($rows:literal, $clamp:literal, $ct:literal, $cb:literal) => {
-                        interior::<V, R, KH, KW, SH, SW, U, $rows, $clamp, $ct, $cb>(
+                        interior::<V, R, KH, KW, SH, SW, U, $rows, $clamp, $ct, $cb, false>(
                             v, job, src, dst, count, tile.c, scales, edges,
                         )
                     };
                 }
                 // The clamp costs two operations per vector: left out when it is the identity.
                 // Clipped rows (two per image at most) always clamp: fewer instantiations.
-                let bad = match (pair, no_clamp, ct, cb) {
-                    (true, true, 0, 0) => go!(2, false, 0, 0),
-                    (true, false, 0, 0) => go!(2, true, 0, 0),
-                    (false, true, 0, 0) => go!(1, false, 0, 0),
-                    (false, false, 0, 0) => go!(1, true, 0, 0),
-                    (true, _, 1, _) => go!(2, true, 1, 0),
-                    (true, _, _, _) => go!(2, true, 0, 1),
-                    (false, _, _, _) => go!(1, true, 0, 1),
+                // A pair split into its rows where stores alias loads: the first with the
+                // pair's association, so that the sums do not depend on the placement.
+                macro_rules! one {
+                    ($src:expr, $dst:expr, $r:literal, $first:literal, $clamp:literal, $ct:literal, $cb:literal) => {
+                        interior::<V, R, KH, KW, SH, SW, U, 1, $clamp, $ct, $cb, $first>(
+                            v,
+                            job,
+                            $src,
+                            $dst,
+                            count,
+                            tile.c,
+                            [scales[$r]; 2],
+                            Edges {
+                                scale_left: [edges.scale_left[$r]; 2],
+                                scale_right: [edges.scale_right[$r]; 2],
+                                ..edges
+                            },
+                        )
+                    };
+                }
+                let bad = if SPLIT && pair {
+                    // The second row's window starts inside the input (the pair's condition).
+                    let ih1 = (oh + 1) * SH - job.h.pad_begin;
+                    let src1 = job
+                        .src
+                        .add(n * job.in_batch + ih1 * job.in_row + iw0 * job.in_pixel);
+                    let dst1 = dst.add(job.out_row);
+                    let first = match (no_clamp, ct) {
+                        (true, 0) => one!(src, dst, 0, true, false, 0, 0),
+                        (false, 0) => one!(src, dst, 0, true, true, 0, 0),
+                        _ => one!(src, dst, 0, true, true, 1, 0),
+                    };
+                    let second = match (no_clamp, cb) {
+                        (true, 0) => one!(src1, dst1, 1, false, false, 0, 0),
+                        (false, 0) => one!(src1, dst1, 1, false, true, 0, 0),
+                        _ => one!(src1, dst1, 1, false, true, 0, 1),
+                    };
+                    first | second
+                } else {
+                    match (pair, no_clamp, ct, cb) {
+                        (true, true, 0, 0) => go!(2, false, 0, 0),
+                        (true, false, 0, 0) => go!(2, true, 0, 0),
+                        (false, true, 0, 0) => go!(1, false, 0, 0),
+                        (false, false, 0, 0) => go!(1, true, 0, 0),
+                        (true, _, 1, _) => go!(2, true, 1, 0),
+                        (true, _, _, _) => go!(2, true, 0, 1),
+                        (false, _, _, _) => go!(1, true, 0, 1),
+                    }
                 };
                 // Rows with a scale over 0.5 also need the 2^127 bound (Columns::check_column).
                 let big =
@@ -331,6 +374,7 @@ unsafe fn interior<
     const CLAMP: bool,
     const CT: usize,
     const CB: usize,
+    const FIRST: bool,
 >(
     v: V,
     job: &Job,
@@ -362,20 +406,20 @@ unsafe fn interior<
         // interior (caller).
         unsafe {
             while c + U * l <= c1 {
-                bad = strip::<V, R, KH, KW, SH, SW, U, ROWS, false, CLAMP, CT, CB>(
+                bad = strip::<V, R, KH, KW, SH, SW, U, ROWS, false, CLAMP, CT, CB, FIRST>(
                     v, job, src, dst, per, c, full, scales, edges, bad,
                 );
                 c += U * l;
             }
             while c + l <= c1 {
-                bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, false, CLAMP, CT, CB>(
+                bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, false, CLAMP, CT, CB, FIRST>(
                     v, job, src, dst, per, c, full, scales, edges, bad,
                 );
                 c += l;
             }
             if c < c1 {
                 let t = v.tail(c1 - c);
-                bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, true, CLAMP, CT, CB>(
+                bad = strip::<V, R, KH, KW, SH, SW, 1, ROWS, true, CLAMP, CT, CB, FIRST>(
                     v, job, src, dst, per, c, t, scales, edges, bad,
                 );
             }
@@ -406,6 +450,7 @@ unsafe fn column<
     const MASKED: bool,
     const CT: usize,
     const CB: usize,
+    const FIRST: bool,
 >(
     v: V,
     src: *const f32,
@@ -450,7 +495,18 @@ unsafe fn column<
             }
             bad[u] = v.bad_or(bad[u], b);
         }
-        if ROWS == 1 || SH >= KH {
+        if ROWS == 1 && FIRST && SH < KH {
+            // The first row of a pair, computed alone: the pair's association (rows SH..KH,
+            // then CT..SH), so that the sums do not depend on which walk ran.
+            let mut acc = R::first(v, x[SH]);
+            for &xr in &x[SH + 1..KH] {
+                acc = R::fold(v, acc, xr);
+            }
+            for &xr in &x[CT..SH] {
+                acc = R::fold(v, acc, xr);
+            }
+            out[0][u] = acc;
+        } else if ROWS == 1 || SH >= KH {
             for (row, o) in out.iter_mut().enumerate() {
                 let a = row * SH + if row == 0 { CT } else { 0 };
                 let b = row * SH + KH - if row == ROWS - 1 { CB } else { 0 };
@@ -504,6 +560,7 @@ unsafe fn strip<
     const CLAMP: bool,
     const CT: usize,
     const CB: usize,
+    const FIRST: bool,
 >(
     v: V,
     job: &Job,
@@ -527,7 +584,7 @@ unsafe fn strip<
     // interior and right of it, in the output (caller).
     unsafe {
         for j in 0..KW - SW {
-            cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB>(
+            cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB, FIRST>(
                 v, src, ir, ip, j, c, tail, &mut bad,
             );
         }
@@ -551,7 +608,7 @@ unsafe fn strip<
             // combines per two outputs instead of 4).
             while ow + 2 <= count {
                 for j in KW - 1..KW + 1 {
-                    cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB>(
+                    cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB, FIRST>(
                         v,
                         src,
                         ir,
@@ -594,7 +651,7 @@ unsafe fn strip<
         while ow < count {
             // Slide by SW columns: the KW - SW shared ones are kept, the new ones reduced.
             for j in KW - SW..KW {
-                cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB>(
+                cols[j] = column::<V, R, KH, SH, U, ROWS, MASKED, CT, CB, FIRST>(
                     v,
                     src,
                     ir,
