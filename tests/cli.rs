@@ -1816,6 +1816,11 @@ fn bench_json_and_filters() {
             let v = json_number(l, key);
             assert!(v.is_finite() && v >= 0.0, "{key} = {v}: {l}");
         }
+        let at = json_number(l, "out_minus_in_mod_4k");
+        assert!(
+            (0.0..4096.0).contains(&at) && at.fract() == 0.0,
+            "placement {at}: {l}"
+        );
     }
     let line = assert_failure(
         &simdpool(&["bench", "--filter", "nomatch"], &[]),

@@ -73,9 +73,9 @@ pub(crate) fn main(argv: &[String]) -> Result<(), String> {
                     )
                 })
                 .unwrap_or_default();
-            let ref_us = r.reference_us;
+            let (ref_us, at) = (r.reference_us, r.placement);
             out!(
-                "{{\"workload\":\"{name}\",\"kernel\":\"{kernel}\",\"tier\":\"{tier}\",\"threads\":{threads},\"median_us\":{med:.4},\"gbps\":{gbps:.3},\"speedup_vs_reference\":{speedup:.2},\"reference_us\":{ref_us:.4}{extra}}}"
+                "{{\"workload\":\"{name}\",\"kernel\":\"{kernel}\",\"tier\":\"{tier}\",\"threads\":{threads},\"median_us\":{med:.4},\"gbps\":{gbps:.3},\"speedup_vs_reference\":{speedup:.2},\"reference_us\":{ref_us:.4},\"out_minus_in_mod_4k\":{at}{extra}}}"
             );
         } else {
             let extra = one
@@ -96,6 +96,9 @@ struct Report {
     gbps: f64,
     speedup: f64,
     reference_us: f64,
+    /// Bytes from the input's start to the output's, modulo 4 KiB: where the allocator put
+    /// them, which moves some kernels' times by up to 1.5x (README, "Buffer placement").
+    placement: usize,
 }
 
 fn bench_one(w: &Workload, isa: Isa, threads: simdpool::Threads<'_>) -> Result<Report, String> {
@@ -133,6 +136,8 @@ fn bench_one(w: &Workload, isa: Isa, threads: simdpool::Threads<'_>) -> Result<R
         gbps: bytes as f64 / (median_us * 1e3),
         speedup: reference_us / median_us,
         reference_us,
+        placement: (y.as_slice().as_ptr() as usize).wrapping_sub(x.as_slice().as_ptr() as usize)
+            % 4096,
     })
 }
 

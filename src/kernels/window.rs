@@ -30,7 +30,7 @@ pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
     const CHECK_NAN: bool;
     /// Whether the result is the same bits whatever the order of the reduction (max, up to
     /// the sign of a zero, which SPEC leaves open): such a kernel may pick its walk by the
-    /// buffers' placement ([`stores_alias_loads`]) without the output depending on it.
+    /// buffers' placement ([`alias_gap`]) without the output depending on it.
     const ORDER_FREE: bool = false;
     /// A column's first tap, mapped (`x`, `x*x`, `|x|`).
     fn first(v: V, x: V::V) -> V::V;
@@ -62,15 +62,17 @@ pub(crate) const fn pairs_rows(kh: usize, sh: usize) -> bool {
     sh < kh
 }
 
-/// Whether the output sits where the stride-1 row-pair walk's stores alias the loads that
+/// Where the output sits for the stride-1 row-pair walk's stores to alias the loads that
 /// follow them: on this CPU (Zen 4) a load waits for an older store whose address has the
 /// same bits 11..0 (4 KiB aliasing). With every stride a multiple of `g` = 1 or 2 KiB (256 or
 /// 512 channels, and the rows and images too), input pixels 4 or 2 apart share their low 12
-/// bits, so when the output starts within `reach` bytes of the input modulo `g` (a cache line
-/// for a kernel whose strips are one line wide), nearly every load meets such a store. Page-aligned buffers, which sit a multiple of 4 KiB apart, are
-/// such a case. The one-row walk suffers far less. Measured with `examples/alias.rs`, max
-/// 3x3 s1, output - input modulo 4 KiB = 0 / 2048 bytes (the pair walk at 128 or 256 bytes
-/// for comparison), pair walk -> one-row walk, us:
+/// bits, so when the output starts within a strip's width of the input modulo `g`, nearly
+/// every load meets such a store. Returns `g` and the output's distance in bytes from the
+/// nearest multiple of `g` from the input, or `None` where `g` is under 1 KiB (35x35x192, `g`
+/// = 256 bytes: 35.2-35.8 us at every distance). Page-aligned buffers, which sit a multiple
+/// of 4 KiB apart, are at distance 0. The one-row walk suffers far less. Measured with
+/// `examples/alias.rs`, max 3x3 s1, output - input modulo 4 KiB = 0 / 2048 bytes (the pair
+/// walk at 128 or 256 bytes for comparison), pair walk -> one-row walk, us:
 ///
 /// | tier | 20x20x512 | 56x56x256 | pair walk, 256 B apart |
 /// |---|---|---|---|
@@ -78,11 +80,10 @@ pub(crate) const fn pairs_rows(kh: usize, sh: usize) -> bool {
 /// | avx2 | 98 / 96 -> 69 / 68 | 230 / 228 -> 189 / 191 | 43 / 138 |
 /// | baseline | 193 / 189 -> 95 / 94 | 373 / 367 -> 289 / 297 | 75 / 234 |
 ///
-/// Output 64 bytes off (one line): the pair walk is slower there only on avx512 at 512
-/// channels (71 against 42 us), and faster in the other five cases (e.g. avx2 56x56x256 140
-/// against 187), so the rule stops at one line. 35x35x192 (`g` = 256 bytes: pixels 16 apart
-/// alias) measured 35.2-35.8 us at every distance.
-pub(crate) fn stores_alias_loads(job: &Job, reach: usize) -> bool {
+/// At 64 bytes (one line) the pair walk is slower only on avx512 at 512 channels (71 against
+/// 42 us; a strip there is two lines wide), and faster in the other five cases (e.g. avx2
+/// 56x56x256 140 against 187).
+pub(crate) fn alias_gap(job: &Job) -> Option<(usize, usize)> {
     let f = core::mem::size_of::<f32>();
     let strides = [
         job.in_pixel,
@@ -96,10 +97,16 @@ pub(crate) fn stores_alias_loads(job: &Job, reach: usize) -> bool {
         .iter()
         .fold(4096, |g, &s| crate::geometry::gcd(g, s.wrapping_mul(f)));
     if g < 1024 {
-        return false;
+        return None;
     }
     let d = (job.dst as usize).wrapping_sub(job.src as usize) % g;
-    d < reach || d > g - reach
+    Some((g, d.min(g - d)))
+}
+
+/// Whether the stride-1 3x3 kernels walk one row at a time ([`alias_gap`]): within a line of
+/// the input modulo `g`, and within two lines on avx512 with `g` = 2 KiB.
+fn one_row_walk<V: SimdF32>(job: &Job) -> bool {
+    alias_gap(job).is_some_and(|(g, d)| d < 64 || (V::LANES >= 16 && g >= 2048 && d < 128))
 }
 
 /// Runs the specialised kernel over the tile.
@@ -132,13 +139,13 @@ pub(crate) unsafe fn run<
             // against the 1-row kernel (4 vectors on avx512, 2 below): avx512 max 0.87x
             // (56x56x256) and 0.89x (20x20x512), avg 0.88x (35x35x192) and 0.91x (28x28x256);
             // avx2 0.86x / 0.91x / 0.92x / 0.97x; baseline (SSE2) 0.95x / 0.92x / 1.00x / 1.00x.
-            // Where its stores alias its loads (stores_alias_loads), max takes one row at a
+            // Where its stores alias its loads (one_row_walk), max takes one row at a
             // time, 4 channel vectors per strip on every tier (2 measured no better on avx2);
             // sums (avx512; avx2 measured no gain) walk the rows of each pair one at a time, the
             // first with the pair's association, so the bits do not depend on the placement.
-            if R::ORDER_FREE && stores_alias_loads(job, 64) {
+            if R::ORDER_FREE && one_row_walk::<V>(job) {
                 run_u::<V, R, KH, KW, SH, SW, 4, 1, false>(v, job, tile)
-            } else if V::LANES >= 16 && stores_alias_loads(job, 64) {
+            } else if V::LANES >= 16 && one_row_walk::<V>(job) {
                 run_u::<V, R, KH, KW, SH, SW, 4, 2, true>(v, job, tile)
             } else {
                 run_u::<V, R, KH, KW, SH, SW, 2, 2, false>(v, job, tile)

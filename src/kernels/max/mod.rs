@@ -103,7 +103,7 @@ pub(crate) unsafe fn clamped<
         // Two rows at a time, 2 channel vectors per strip (a single vector: 1.4-2x the
         // time at 512 channels on avx512 and avx2); where stores alias loads one row at a
         // time, 4 vectors (avx512 20x20x512 at distance 0: 66-68 against 86-91 us).
-        if super::window::stores_alias_loads(job, 128) {
+        if super::window::alias_gap(job).is_some_and(|(_, d)| d < 128) {
             super::clamped::run::<V, KH, KW, 4, 1>(v, job, tile)
         } else {
             super::clamped::run::<V, KH, KW, 2, 2>(v, job, tile)
