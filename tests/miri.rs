@@ -1,7 +1,7 @@
 //! Small cases for Miri (scripts/verify.sh runs `cargo +nightly miri test --test miri`): every
 //! operator, on the reference, the baseline tier and every other tier available to the build,
 //! on tiny shapes that still reach the vector bodies, their channel tails, the padded borders,
-//! the specialised windows (2x2 s2, 3x3 s2, 3x3 s1), the stride-1 separable kernels, strided and misaligned views, the clamp,
+//! the specialised windows (2x2 s2, 3x3 s2, 3x3 s1, the experimental 5x5 s1), the stride-1 separable kernels, strided and misaligned views, the clamp,
 //! and NaN / infinity / subnormal inputs. Each output is compared with the reference
 //! (`check::compare`) and canaries around and between the output elements must be untouched.
 //!
@@ -65,6 +65,12 @@ struct Case {
 }
 
 fn run_case(case: &Case, c: usize) {
+    run_case_with(case, c, None)
+}
+
+/// As [`run_case`]; on the tiers, the kernel `{kernel}__{tier}` by name when given (plans
+/// never pick an experimental kernel).
+fn run_case_with(case: &Case, c: usize, kernel: Option<&str>) {
     let (h, w) = case.hw;
     let shape = Shape::nhwc(1, h, w, c);
     let in_pixel = c + case.in_extra;
@@ -83,8 +89,13 @@ fn run_case(case: &Case, c: usize) {
     let input =
         TensorView::with_strides(&buf[case.in_offset..], shape, in_strides).expect("input view");
     for isa in isas() {
-        let plan = Plan::new(&case.params, shape, isa)
-            .unwrap_or_else(|e| panic!("{} C={c} on {isa}: {e}", case.name));
+        let plan = match (isa, kernel) {
+            (Isa::Tier(t), Some(k)) => {
+                Plan::with_kernel(&case.params, shape, &format!("{k}__{}", t.name()))
+            }
+            _ => Plan::new(&case.params, shape, isa),
+        }
+        .unwrap_or_else(|e| panic!("{} C={c} on {isa}: {e}", case.name));
         let out = plan.output_shape();
         let sp = out.spatial();
         let (oh, ow) = (sp.as_slice()[0], sp.as_slice()[1]);
@@ -447,6 +458,19 @@ case_tests! {
     glp_1_5 => "glp 1.5",
 }
 
+/// The experimental 5x5 s1 max kernel (clamped indices) on the SPPF-like case: clamped rows
+/// at the top and bottom, strided rows between, a masked channel tail.
+#[test]
+fn max_5x5s1_clamped_kernel() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "max 5x5s1 pad clamp specials")
+        .expect("case");
+    for &c in CHANNELS {
+        run_case_with(&case, c, Some("max_f32_k5x5s1"));
+    }
+}
+
 /// The tiers this run covers, printed for the log (scripts/verify.sh shows it).
 #[test]
 fn tiers_covered() {
@@ -469,6 +493,39 @@ fn separable_cases_take_the_separable_kernels() {
                 "{}: {name}",
                 case.name
             );
+        }
+    }
+}
+
+/// The 3x3 s1 kernels' walk for outputs placed where their stores alias their loads modulo
+/// 4 KiB (`kernels::window::alias_gap`): 256 channels, the output a multiple of 1 KiB after the
+/// input in one buffer, rows losing a window row at the top and the bottom.
+#[test]
+fn k3x3s1_aliasing_placement() {
+    // Width 3: one interior output and an edge each side.
+    let (h, w, c) = (4, 3, 256);
+    let shape = Shape::nhwc(1, h, w, c);
+    let len = h * w * c;
+    let gap = len.div_ceil(256) * 256; // floats: a multiple of 1 KiB
+    let mut buf: Vec<f32> = (0..gap + len).map(|i| value(i, i % 3 == 0)).collect();
+    let (x, y) = buf.split_at_mut(gap);
+    let input = TensorView::new(&x[..len], shape).expect("input view");
+    let win = Window::new([3, 3]).padding(Padding::symmetric([1, 1]));
+    let mut ops = vec![("max", PoolParams::max(win))];
+    // Under Miri (no AVX-512: the average keeps its pair walk there) max only, for time.
+    if !cfg!(miri) {
+        ops.push(("avg", PoolParams::avg(win, Divisor::ExcludePad)));
+    }
+    for (op, params) in ops {
+        for t in available_tiers() {
+            let name = format!("{op}_f32_k3x3s1__{}", t.name());
+            let plan = Plan::with_kernel(&params, shape, &name).expect("plan");
+            plan.run(input, TensorViewMut::new(y, shape).expect("output view"))
+                .expect("run");
+            let out = TensorView::new(y, shape).expect("output view");
+            if let Err(m) = check::compare(&plan, input, out, 0) {
+                panic!("{name}: {m}");
+            }
         }
     }
 }
