@@ -15,10 +15,7 @@
 //! As there, lanes that met a NaN flag their rows for an exact recomputation
 //! ([`super::exact::row`]).
 
-use super::generic;
-use super::max::MaxReduce;
 use super::{Job, Tile};
-use crate::geometry::Axis;
 use crate::simd::SimdF32;
 
 /// The largest window side the kernel is built for (its row pointers and held columns are
@@ -28,16 +25,6 @@ pub(crate) const MAX_K: usize = 7;
 const MAX_GROUP: usize = 2;
 /// Input rows a group of output rows spans.
 const MAX_ROWS: usize = MAX_K + MAX_GROUP - 1;
-
-/// Whether every output's window along `a` holds at least one input index (at stride 1 the
-/// first and last windows are the ones that can miss the input).
-fn all_windows_hit(a: &Axis) -> bool {
-    let hit = |o: usize| {
-        let (t0, t1) = a.taps(o);
-        t0 < t1
-    };
-    a.input > 0 && a.out > 0 && hit(0) && hit(a.out - 1)
-}
 
 /// Index `i` (possibly in the padding) clamped to the input `0..n`, `n > 0`.
 #[inline(always)]
@@ -49,7 +36,8 @@ fn clamp_index(i: isize, n: usize) -> usize {
 /// Runs the kernel over the tile.
 ///
 /// # Safety
-/// As [`generic::run`]; the job is a max pool with a `KH x KW` window, stride 1, dilation 1.
+/// As [`super::generic::run`]; the job is a max pool with a `KH x KW` window, stride 1,
+/// dilation 1.
 #[inline(always)]
 pub(crate) unsafe fn run<
     V: SimdF32,
@@ -66,37 +54,18 @@ pub(crate) unsafe fn run<
     const { assert!(GROUP >= 1 && GROUP <= KH && GROUP <= MAX_GROUP) };
     debug_assert!(job.h.k == KH && job.w.k == KW && job.h.s == 1 && job.w.s == 1);
     debug_assert!(job.h.d == 1 && job.w.d == 1);
+    // Plans reject windows wholly in padding (geometry::axis), so every window holds an
+    // input row and column: the clamped index is always one of the window's own taps.
     let (h, w) = (job.h, job.w);
-    if !all_windows_hit(&w) || h.input == 0 {
-        // Ceil mode or padding of a window's width can leave a column window empty: the
-        // generic kernel has SPEC's rule for it.
-        // SAFETY: forwarded contract.
-        unsafe { generic::run::<V, MaxReduce>(v, job, tile) };
-        return;
-    }
     let no_clamp = job.lo == f32::NEG_INFINITY && job.hi == f32::INFINITY;
-    let row_hits = |o: usize| {
-        let (t0, t1) = h.taps(o);
-        t0 < t1
-    };
     for n in tile.n.0..tile.n.1 {
         let mut oh = tile.oh.0;
         while oh < tile.oh.1 {
             // SAFETY (all calls below): batch n, rows oh.. and the tile's channels are inside
             // the output; the row pointers are rows of image n (indices clamped to the input).
             unsafe {
-                if !row_hits(oh) {
-                    generic::row::<V, MaxReduce>(v, job, n, oh, 0, w.out, tile.c);
-                    oh += 1;
-                    continue;
-                }
-                let mut rows = 1;
-                while rows < GROUP && oh + rows < tile.oh.1 && row_hits(oh + rows) {
-                    rows += 1;
-                }
-                if rows < GROUP {
-                    rows = 1;
-                }
+                // Whole groups of GROUP rows; a shorter rest of the tile one row at a time.
+                let rows = if oh + GROUP <= tile.oh.1 { GROUP } else { 1 };
                 let base = job.src.add(n * job.in_batch);
                 let mut rp = [base; MAX_ROWS];
                 for (r, p) in rp.iter_mut().enumerate().take(KH + rows - 1) {

@@ -143,9 +143,10 @@ pub(crate) unsafe fn run<
             // time, 4 channel vectors per strip on every tier (2 measured no better on avx2);
             // sums (avx512; avx2 measured no gain) walk the rows of each pair one at a time, the
             // first with the pair's association, so the bits do not depend on the placement.
-            if R::ORDER_FREE && one_row_walk::<V>(job) {
+            let one_row = one_row_walk::<V>(job);
+            if R::ORDER_FREE && one_row {
                 run_u::<V, R, KH, KW, SH, SW, 4, 1, false>(v, job, tile)
-            } else if V::LANES >= 16 && one_row_walk::<V>(job) {
+            } else if V::LANES >= 16 && one_row {
                 run_u::<V, R, KH, KW, SH, SW, 4, 2, true>(v, job, tile)
             } else {
                 run_u::<V, R, KH, KW, SH, SW, 2, 2, false>(v, job, tile)
