@@ -471,6 +471,23 @@ fn max_5x5s1_clamped_kernel() {
     }
 }
 
+/// Max's W pass through the row buffer (windows of 9 taps or more over pixels of 128 floats
+/// or more): a 9x9 window with padding 4 on 9x10 pixels of 130 channels (a masked tail), the
+/// input strided, NaN and infinities among the inputs.
+#[test]
+fn max_9x9s1_row_buffer() {
+    let case = Case {
+        name: "max 9x9s1 row buffer",
+        params: PoolParams::max(Window::new([9, 9]).padding(Padding::symmetric([4, 4]))),
+        hw: (9, 10),
+        specials: true,
+        in_extra: 3,
+        in_offset: 1,
+        out_extra: 2,
+    };
+    run_case(&case, 130);
+}
+
 /// The tiers this run covers, printed for the log (scripts/verify.sh shows it).
 #[test]
 fn tiers_covered() {

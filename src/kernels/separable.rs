@@ -9,26 +9,31 @@
 //! window would turn into NaN, and cancellation would break SPEC's bound); every partial sum
 //! has at most `k` terms, so an output's error stays within `(KH + KW + 1) eps sum|x|`.
 //!
-//! Here the block is `B = 8` outputs (4, 2 or 1 for shorter windows, and for the remainder of
-//! a row or column) kept in registers: `B` consecutive windows share their middle `k - B + 1`
-//! taps, reduced once, and output `t` adds a suffix of the block's first taps and a prefix of
-//! the taps after the middle; for `B = k` that is van Herk / Gil-Werman itself. Cost per output
-//! and axis: `(k + 2B - 4) / B` operations and `(k + B - 1) / B` loads (13 taps: 3.1 and 2.5).
+//! Here a block of `B` outputs is kept in registers: `B` consecutive windows share their
+//! middle `k - B + 1` taps, reduced once, and output `t` adds a suffix of the block's first
+//! taps and a prefix of the taps after the middle; for `B = k` that is van Herk / Gil-Werman
+//! itself. Cost per output and axis: `(k + 2B - 4) / B` operations and `(k + B - 1) / B`
+//! loads, so a row or column of `n` outputs in `m` blocks costs `m (k - 4) + 2n` operations
+//! and `m (k - 1) + n` loads whatever their sizes: rows are cut into the fewest blocks of at
+//! most `min(k, 16)` outputs on AVX-512 (`min(k, 8)` on the 16-register tiers), as equal as
+//! they come (20 outputs of a 13-tap window: two of 10, 2.9 operations and 2.2 loads each).
 //!
 //! Data flow per tile (one image, a range of output rows, up to 64 channels), per chunk of
 //! output columns and per channel vector: the W pass reduces each input row the tile needs
-//! once, in order, into a ring of row results (`KH + 7` rows of the chunk's columns, up to 64
-//! of them); the H pass then reduces blocks of `B` ring rows down each column and writes
-//! the output (the average's scale per output from the clipped window, the clamp, the result
-//! checks). Taking one channel vector at a time keeps the ring small, and reading each input
-//! row once (rather than walking columns) keeps the input stream free of the L1 set conflicts
-//! that a column of rows a multiple of 4 KiB apart (e.g. 20 x 512 floats) runs into.
+//! once, in order, into a ring of row results (`KH + B - 1` rows of the chunk's columns, up
+//! to 64 of them); the H pass then reduces blocks of `B` ring rows down each column (their
+//! ring offsets in tables built once per tile) and writes the output (the average's scale per
+//! output from the clipped window, the clamp, the result checks). Taking one channel vector at
+//! a time keeps the ring small, and reading each input row once (rather than walking columns)
+//! keeps the input stream free of the L1 set conflicts that a column of rows a multiple of
+//! 4 KiB apart (e.g. 20 x 512 floats) runs into.
 //!
-//! Taps outside the input are never loaded. For sums a padding tap enters as `0`; max, whose
-//! operation is idempotent, reads it as the nearest in-input tap of the same window instead (a
-//! repeated tap leaves a max unchanged), so its W pass has no padding branches. Max: NaN does
-//! not survive `vmaxps`, so every input tap is checked for NaN as it is first loaded, and a
-//! tile that met one is recomputed exactly.
+//! Taps outside the input are never loaded. The W pass copies a row's pixels into a row
+//! buffer whose padding items hold the identity (`0` for sums), or, for max where the copy
+//! does not pay, reads the input in place and takes a padding tap as the nearest in-input
+//! tap of the same window (a repeated tap leaves a max unchanged). Max: NaN does not survive
+//! `vmaxps`, so every input pixel is checked for NaN once, and a tile that met one is
+//! recomputed exactly.
 
 use super::{Job, Tile};
 use crate::geometry::Axis;
@@ -58,21 +63,173 @@ const ITEM: usize = 16;
 /// 28x28x256) 0.99-1.04. Chunks of 128 columns gained nothing more on 112-wide rows.
 const RING_BYTES: usize = 128 << 10;
 
-/// Outputs computed together along an axis (the largest block [`block`] returns).
-const BLOCK_MAX: usize = 8;
+/// Outputs computed together along an axis at most (the largest block [`block`] returns).
+const BLOCK_MAX: usize = 16;
 
 /// Output columns per chunk at most (and at least, when the ring allows fewer).
 const CHUNK_MAX: usize = 64;
 const CHUNK_MIN: usize = 8;
 
-/// The block for a window of `k` taps: the largest power of two up to 8 that is at most `k`.
-fn block(k: usize) -> usize {
+/// The largest block for a window of `k` taps on a tier of `lanes`: `k` itself from 4 taps
+/// on (van Herk / Gil-Werman; a larger block saves `(k - 4) / B` operations and `(k - 1) / B`
+/// loads per output), up to the block whose `B` results still fit the registers with the
+/// temporaries (16 on AVX-512's 32 registers, 8 on the 16 of the other tiers); 2 for 2 or 3
+/// taps, where a longer block costs more operations than it saves.
+fn block(k: usize, lanes: usize) -> usize {
+    let regs = if lanes >= 16 { BLOCK_MAX } else { 8 };
     match k {
-        8.. => 8,
-        4..=7 => 4,
+        4.. => k.min(regs),
         2 | 3 => 2,
         _ => 1,
     }
+}
+
+/// `n` outputs cut into the fewest blocks of at most `max`, as equal as they come: the
+/// first `longer` blocks have `size + 1` outputs, the others `size` (the block count only
+/// sets the cost: `blocks (k - 4) + 2n` operations, `blocks (k - 1) + n` loads).
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    blocks: usize,
+    size: usize,
+    longer: usize,
+}
+
+impl Split {
+    fn new(n: usize, max: usize) -> Split {
+        let blocks = n.div_ceil(max.max(1)).max(1);
+        Split {
+            blocks,
+            size: n / blocks,
+            longer: n % blocks,
+        }
+    }
+
+    /// The size of block `i`.
+    #[inline(always)]
+    fn at(&self, i: usize) -> usize {
+        self.size + usize::from(i < self.longer)
+    }
+}
+
+/// Whether a tier's blocks go up to [`BLOCK_MAX`] (an associated constant, so that the
+/// narrow tiers' code is not generated for the longer blocks they never run).
+trait Wide {
+    const WIDE: bool;
+}
+
+impl<V: SimdF32> Wide for V {
+    const WIDE: bool = V::LANES >= 16;
+}
+
+/// Calls `$body` with `$B` a const block size equal to the run-time `$b` (1 to
+/// [`BLOCK_MAX`] on wide tiers, 1 to 8 on the others).
+macro_rules! by_block {
+    ($v:ty, $b:expr, |$B:ident| $body:expr) => {{
+        debug_assert!(1 <= $b && $b <= if <$v as Wide>::WIDE { BLOCK_MAX } else { 8 });
+        if <$v as Wide>::WIDE {
+            match $b {
+                1 => {
+                    const $B: usize = 1;
+                    $body
+                }
+                2 => {
+                    const $B: usize = 2;
+                    $body
+                }
+                3 => {
+                    const $B: usize = 3;
+                    $body
+                }
+                4 => {
+                    const $B: usize = 4;
+                    $body
+                }
+                5 => {
+                    const $B: usize = 5;
+                    $body
+                }
+                6 => {
+                    const $B: usize = 6;
+                    $body
+                }
+                7 => {
+                    const $B: usize = 7;
+                    $body
+                }
+                8 => {
+                    const $B: usize = 8;
+                    $body
+                }
+                9 => {
+                    const $B: usize = 9;
+                    $body
+                }
+                10 => {
+                    const $B: usize = 10;
+                    $body
+                }
+                11 => {
+                    const $B: usize = 11;
+                    $body
+                }
+                12 => {
+                    const $B: usize = 12;
+                    $body
+                }
+                13 => {
+                    const $B: usize = 13;
+                    $body
+                }
+                14 => {
+                    const $B: usize = 14;
+                    $body
+                }
+                15 => {
+                    const $B: usize = 15;
+                    $body
+                }
+                _ => {
+                    const $B: usize = BLOCK_MAX;
+                    $body
+                }
+            }
+        } else {
+            match $b {
+                1 => {
+                    const $B: usize = 1;
+                    $body
+                }
+                2 => {
+                    const $B: usize = 2;
+                    $body
+                }
+                3 => {
+                    const $B: usize = 3;
+                    $body
+                }
+                4 => {
+                    const $B: usize = 4;
+                    $body
+                }
+                5 => {
+                    const $B: usize = 5;
+                    $body
+                }
+                6 => {
+                    const $B: usize = 6;
+                    $body
+                }
+                7 => {
+                    const $B: usize = 7;
+                    $body
+                }
+                _ => {
+                    const $B: usize = 8;
+                    $body
+                }
+            }
+        }
+    }};
 }
 
 /// The reduction of a separable kernel.
@@ -81,13 +238,13 @@ pub(crate) trait Sep<V: SimdF32> {
     const IDENTITY: f32;
     /// Whether inputs are checked for NaN (max).
     const CHECK_NAN: bool;
+    /// Whether the W pass may read the input where it stands, a padding tap as the nearest
+    /// in-input one (max: a repeated tap leaves it unchanged).
+    const DIRECT: bool;
     /// `op(a, b)`.
     fn op(v: V, a: V::V, b: V::V) -> V::V;
     /// Whether outputs are scaled (average: the divisor).
     const SCALE: bool;
-    /// Whether `op(x, x) = x` (max): a padding tap may then be replaced by the nearest
-    /// in-input one of the same window, which leaves every window's result unchanged.
-    const IDEMPOTENT: bool;
 }
 
 /// Max.
@@ -98,23 +255,23 @@ pub(crate) struct SepSum;
 impl<V: SimdF32> Sep<V> for SepMax {
     const IDENTITY: f32 = f32::NEG_INFINITY;
     const CHECK_NAN: bool = true;
+    const DIRECT: bool = true;
     #[inline(always)]
     fn op(v: V, a: V::V, b: V::V) -> V::V {
         v.max(a, b)
     }
     const SCALE: bool = false;
-    const IDEMPOTENT: bool = true;
 }
 
 impl<V: SimdF32> Sep<V> for SepSum {
     const IDENTITY: f32 = 0.0;
     const CHECK_NAN: bool = false;
+    const DIRECT: bool = false;
     #[inline(always)]
     fn op(v: V, a: V::V, b: V::V) -> V::V {
         v.add(a, b)
     }
     const SCALE: bool = true;
-    const IDEMPOTENT: bool = false;
 }
 
 /// Output rows per tile for `c` channels: about 64 Ki outputs of 64 channels, fewer where
@@ -140,8 +297,10 @@ struct Layout {
     chunk: usize,
     /// Output rows per tile at most.
     tile_rows: usize,
-    /// Entries of the column table: a chunk's items.
-    cols: usize,
+    /// Items of the row buffer: a chunk's.
+    items: usize,
+    /// Blocks of output rows per tile at most (on any tier).
+    blocks: usize,
 }
 
 impl Layout {
@@ -152,36 +311,43 @@ impl Layout {
         if h.k > limit || w.k > limit {
             return None;
         }
-        let ring_rows = (h.k + BLOCK_MAX - 1).min(h.input.max(1));
+        // The widest tier's block: the most rows one block of output rows reads.
+        let ring_rows = (h.k + block(h.k, ITEM) - 1).min(h.input.max(1));
         let column_bytes = ring_rows.checked_mul(ITEM * 4)?;
         let widest = (RING_BYTES / column_bytes).clamp(CHUNK_MIN, CHUNK_MAX);
         let ow = w.out.max(1);
         let chunk = ow.div_ceil(ow.div_ceil(widest));
-        // The column table holds every item of a chunk.
-        let cols = chunk.checked_add(w.k - 1)?;
+        // The row buffer holds every item of a chunk.
+        let items = chunk.checked_add(w.k - 1)?;
+        let tile_rows = rows_per_tile(w.out, h.out, h.k, c);
         Some(Layout {
             ring_rows,
             chunk,
-            tile_rows: rows_per_tile(w.out, h.out, h.k, c),
-            cols,
+            tile_rows,
+            items,
+            // The most blocks any tier cuts a tile's rows into.
+            blocks: tile_rows.div_ceil(block(h.k, 4).min(block(h.k, ITEM))),
         })
     }
 
     /// Where each part of the scratch starts (floats) and the total: the ring (`ring_rows`
     /// rows and an identity row of `chunk` items of [`ITEM`] floats, after up to `ITEM` floats
-    /// that align it to 64 bytes), the tile's scale table (`tile_rows x chunk`), the tap table
-    /// of one block (u32), the chunk's column table (usize, after a float that aligns it).
+    /// that align it to 64 bytes), the row buffer (`items` of [`ITEM`] floats), the tile's
+    /// scale table (`tile_rows x chunk`), the tap tables of its blocks of output rows (u32),
+    /// the chunk's column table (usize, after a float that aligns it).
     fn parts(&self) -> Option<Parts> {
         let ring = self
             .ring_rows
             .checked_add(1)?
             .checked_mul(self.chunk)?
             .checked_mul(ITEM)?;
-        let scales = ITEM.checked_add(ring)?;
+        let buf = self.items.checked_mul(ITEM)?;
+        let scales = ITEM.checked_add(ring)?.checked_add(buf)?;
         let tab = scales.checked_add(self.tile_rows.checked_mul(self.chunk)?)?;
-        let cols = tab.checked_add(self.ring_rows.checked_add(2 * BLOCK_MAX)?)?;
-        let total = cols.checked_add(self.cols.checked_mul(2)?.checked_add(1)?)?;
+        let cols = tab.checked_add(self.blocks.checked_mul(self.tab_stride()?)?)?;
+        let total = cols.checked_add(self.items.checked_mul(2)?.checked_add(1)?)?;
         Some(Parts {
+            ring,
             scales,
             tab,
             cols,
@@ -190,9 +356,19 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Entries of one block's tap table: its middle taps' count, `2B - 1` head and tail taps
+    /// and the in-input middle taps (at most the ring's rows).
+    fn tab_stride(&self) -> Option<usize> {
+        self.ring_rows.checked_add(2 * BLOCK_MAX + 1)
+    }
+}
+
 /// Offsets (floats) of the parts of a tile's scratch; see [`Layout::parts`].
 #[derive(Clone, Copy, Debug)]
 struct Parts {
+    /// The ring's length (the row buffer follows it).
+    ring: usize,
     scales: usize,
     tab: usize,
     cols: usize,
@@ -230,11 +406,42 @@ trait Items<V: SimdF32> {
     fn mid_range(&self) -> (usize, usize);
 }
 
+/// One channel vector of the chunk's row buffer, for the block of windows starting at the
+/// buffer item `p` points to: tap `i` is item `i` from there (`LANES` floats apart).
+struct RowBuf {
+    p: *const f32,
+    k: usize,
+    /// The first middle tap, `B - 1`.
+    mid0: usize,
+}
+
+impl<V: SimdF32> Items<V> for RowBuf {
+    #[inline(always)]
+    unsafe fn head(&self, v: V, t: usize) -> V::V {
+        // SAFETY: an item of the buffer (caller).
+        unsafe { v.load(self.p.add(t * V::LANES)) }
+    }
+    #[inline(always)]
+    unsafe fn tail(&self, v: V, t: usize) -> V::V {
+        // SAFETY: as head.
+        unsafe { v.load(self.p.add((self.k - 1 + t) * V::LANES)) }
+    }
+    #[inline(always)]
+    unsafe fn mid(&self, v: V, i: usize) -> V::V {
+        // SAFETY: as head.
+        unsafe { v.load(self.p.add(i * V::LANES)) }
+    }
+    #[inline(always)]
+    fn mid_range(&self) -> (usize, usize) {
+        (self.mid0, self.k - 1)
+    }
+}
+
 /// One channel vector of one input row along W, for the block of windows starting at a
-/// chunk output: tap `i` is input column `first + i`, at float offset `cols[i]` from `base`
-/// (the chunk's column table); with `PAD`, taps outside `lo..hi` are padding (a block at the
-/// image border), without it every tap is in the input.
-struct InRow<V: SimdF32, const PAD: bool, const TAIL: bool> {
+/// chunk output, read from the input (max only): tap `i` is input column `first + i`, at
+/// float offset `cols[i]` from `base` (the chunk's column table), where a padding tap reads
+/// the nearest in-input pixel instead (a repeated tap leaves a max unchanged).
+struct InRow<V: SimdF32, const TAIL: bool> {
     /// The row's pixel in input column 0, at the vector's channel.
     base: *const f32,
     /// Column table entry of tap 0.
@@ -242,19 +449,13 @@ struct InRow<V: SimdF32, const PAD: bool, const TAIL: bool> {
     k: usize,
     /// The first middle tap, `B - 1`.
     mid0: usize,
-    lo: usize,
-    hi: usize,
-    ident: V::V,
     /// The lanes of a partial channel vector (with `TAIL`).
     tail: V::Tail,
 }
 
-impl<V: SimdF32, const PAD: bool, const TAIL: bool> InRow<V, PAD, TAIL> {
+impl<V: SimdF32, const TAIL: bool> InRow<V, TAIL> {
     #[inline(always)]
     unsafe fn tap(&self, v: V, i: usize) -> V::V {
-        if PAD && (i < self.lo || i >= self.hi) {
-            return self.ident;
-        }
         // SAFETY: tap i is an item of the chunk: its table entry gives an in-input column
         // (channels masked with TAIL).
         unsafe {
@@ -268,7 +469,7 @@ impl<V: SimdF32, const PAD: bool, const TAIL: bool> InRow<V, PAD, TAIL> {
     }
 }
 
-impl<V: SimdF32, const PAD: bool, const TAIL: bool> Items<V> for InRow<V, PAD, TAIL> {
+impl<V: SimdF32, const TAIL: bool> Items<V> for InRow<V, TAIL> {
     #[inline(always)]
     unsafe fn head(&self, v: V, t: usize) -> V::V {
         // SAFETY: forwarded.
@@ -293,8 +494,7 @@ impl<V: SimdF32, const PAD: bool, const TAIL: bool> Items<V> for InRow<V, PAD, T
     }
     #[inline(always)]
     fn mid_range(&self) -> (usize, usize) {
-        let a = self.lo.max(self.mid0);
-        (a, self.hi.min(self.k - 1).max(a))
+        (self.mid0, self.k - 1)
     }
 }
 
@@ -434,7 +634,6 @@ struct Ctx<V: SimdF32> {
     n: usize,
     lo: V::V,
     hi: V::V,
-    ident: V::V,
     /// The tile's first output row.
     oh0: usize,
     /// The chunk: output columns `ow0..ow0 + cw`.
@@ -443,96 +642,44 @@ struct Ctx<V: SimdF32> {
     /// The chunk's in-input items `ja..jb` (item `j` is input column `ow0 - pad + j`).
     ja: usize,
     jb: usize,
-    /// Column table: entry `j` is the float offset in a row of item `j`'s pixel, or of the
-    /// nearest in-input pixel for a padding item.
+    /// The input column of item `ja` (the chunk's first in-input pixel).
+    iw_first: usize,
+    /// Whether the W pass reads the input directly ([`w_row_direct`]).
+    direct: bool,
+    /// Column table (with `direct`): entry `j` is the float offset in a row of item `j`'s
+    /// pixel, or of the nearest in-input pixel for a padding item.
     cols: *mut usize,
+    /// Row buffer: the chunk's items of one row, `LANES` floats each (padding items: the
+    /// identity), 64-byte aligned.
+    buf: *mut f32,
     /// Ring: `ring_rows` rows and an identity row of `chunk` items of `LANES` floats,
     /// 64-byte aligned.
     ring: *mut f32,
     ring_rows: usize,
     /// Floats per ring row.
     ring_row: usize,
-    /// Tap table of the current block of output rows.
-    tab: *mut u32,
+    /// The W pass's blocks of the chunk's outputs.
+    wsplit: Split,
     /// Scales of the tile's outputs in the chunk: row `oh - oh0`, column `ow - ow0`
     /// (`chunk` floats per row).
     scales: *mut f32,
     chunk: usize,
 }
 
-/// The taps of the windows along W starting at chunk output `s`, for a block of `b`
-/// outputs: with padding (`PAD`: `lo..hi` are the in-input taps) or without (a block wholly
-/// inside the input; `lo` and `hi` unused).
-#[inline(always)]
-fn in_row<V: SimdF32, const PAD: bool, const TAIL: bool>(
-    job: &Job,
-    cx: &Ctx<V>,
-    base: *const f32,
-    s: usize,
-    b: usize,
-    tail: V::Tail,
-) -> InRow<V, PAD, TAIL> {
-    let n = job.w.k + b - 1;
-    let (lo, hi) = if PAD {
-        let lo = cx.ja.saturating_sub(s).min(n);
-        (lo, cx.jb.saturating_sub(s).clamp(lo, n))
-    } else {
-        (0, n)
-    };
-    InRow {
-        base,
-        cols: cx.cols.wrapping_add(s),
-        k: job.w.k,
-        mid0: b - 1,
-        lo,
-        hi,
-        ident: cx.ident,
-        tail,
-    }
-}
-
-/// One block of `B` outputs along W from chunk output `s` into the ring row `dst`; a row's
-/// first block (`first`) checks its head and middle taps for NaN too.
-///
-/// # Safety
-/// As [`w_row`]; `s + B <= cw`; without `PAD`, every tap inside the input.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn w_block<V: SimdF32, R: Sep<V>, const B: usize, const PAD: bool, const TAIL: bool>(
-    v: V,
-    job: &Job,
-    cx: &Ctx<V>,
-    base: *const f32,
-    dst: *mut f32,
-    s: usize,
-    first: bool,
-    tail: V::Tail,
-    bad: &mut V::Bad,
-) {
-    let items = in_row::<V, PAD, TAIL>(job, cx, base, s, B, tail);
-    // SAFETY: taps below s + kw + B - 1 <= cw + kw - 1 (the chunk's items; padding is not
-    // loaded); ring items s..s + B <= cw (caller).
-    unsafe {
-        if R::CHECK_NAN && first {
-            *bad = check_head::<V, B, _>(v, &items, *bad);
-        }
-        let out = windows::<V, R, B, _>(v, &items, true, bad);
-        for (t, y) in out.into_iter().enumerate() {
-            v.store(dst.add((s + t) * V::LANES), y);
-        }
-    }
-}
-
-/// W pass of input row `r`, channel vector at channel `c`: the chunk's `cw` outputs along W
-/// into ring slot `slot` (`r % ring_rows`), in blocks of `BW` (then 4, 2, 1 for the rest); blocks
-/// wholly inside the input take a path without padding checks. Every tap is checked for NaN
-/// once (max).
+/// W pass of input row `r`, channel vector at channel `c`: the row's in-input items are
+/// copied into the chunk's row buffer (checked for NaN there, max), whose padding items hold
+/// the identity; the chunk's `cw` outputs along W then go into ring slot `slot`
+/// (`r % ring_rows`), in the fewest blocks of at most the tier's block. Copying first reads
+/// each input pixel once, in address order: the blocks' windows overlap by `kw - 1` items,
+/// and re-reading them from the input would miss L1 where a row's pixels share a few sets
+/// (with 512 channels every pixel of a channel vector falls into two of them).
 ///
 /// # Safety
 /// As [`run`]; `r` an input row; channel `c` (and the tail's lanes) inside the tile; the
-/// column table filled for the chunk.
+/// buffer's padding items set for the chunk.
 #[inline(always)]
-unsafe fn w_row<V: SimdF32, R: Sep<V>, const BW: usize, const TAIL: bool>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn w_row<V: SimdF32, R: Sep<V>, const TAIL: bool>(
     v: V,
     job: &Job,
     cx: &Ctx<V>,
@@ -541,143 +688,207 @@ unsafe fn w_row<V: SimdF32, R: Sep<V>, const BW: usize, const TAIL: bool>(
     tail: V::Tail,
     mut bad: V::Bad,
 ) -> V::Bad {
-    let kw = job.w.k;
-    // SAFETY: input row r of image n, channel c; columns come from the table.
-    let base = unsafe { job.src.add(cx.n * job.in_batch + r * job.in_row + c) };
-    // SAFETY: ring slot r % ring_rows < ring_rows, within the ring.
-    let dst = unsafe { cx.ring.add(slot * cx.ring_row) };
-    let cw = cx.cw;
-    // Max reads padding taps as their nearest in-input tap: no block needs padding checks.
-    let inside = |s: usize, b: usize| R::IDEMPOTENT || (s >= cx.ja && s + kw + b - 1 <= cx.jb);
-    // SAFETY (all blocks): s + b <= cw; blocks without PAD are inside the input.
+    let l = V::LANES;
+    let (ja, jb) = (cx.ja, cx.jb);
+    // SAFETY: input row r of image n, channel c, from the chunk's first in-input column;
+    // buffer items ja..jb; ring slot r % ring_rows < ring_rows.
     unsafe {
-        let mut s = 0;
-        // Left border, interior, right border, in blocks of BW.
-        while s + BW <= cw && !inside(s, BW) && s < cx.ja {
-            w_block::<V, R, BW, true, TAIL>(v, job, cx, base, dst, s, s == 0, tail, &mut bad);
-            s += BW;
-        }
-        if s == 0 && s + BW <= cw && inside(s, BW) && R::CHECK_NAN {
-            w_block::<V, R, BW, false, TAIL>(v, job, cx, base, dst, s, true, tail, &mut bad);
-            s += BW;
-        }
-        while s + BW <= cw && inside(s, BW) {
-            w_block::<V, R, BW, false, TAIL>(v, job, cx, base, dst, s, false, tail, &mut bad);
-            s += BW;
-        }
-        while s + BW <= cw {
-            w_block::<V, R, BW, true, TAIL>(v, job, cx, base, dst, s, s == 0, tail, &mut bad);
-            s += BW;
-        }
-        // The rest (fewer than BW outputs), with padding checks unless max.
-        let pad = !R::IDEMPOTENT;
-        while s < cw {
-            let b = step(BW, cw - s);
-            let f = s == 0;
-            let bad = &mut bad;
-            match (b, pad) {
-                (8, _) => w_block::<V, R, 8, true, TAIL>(v, job, cx, base, dst, s, f, tail, bad),
-                (4, true) => w_block::<V, R, 4, true, TAIL>(v, job, cx, base, dst, s, f, tail, bad),
-                (4, false) => {
-                    w_block::<V, R, 4, false, TAIL>(v, job, cx, base, dst, s, f, tail, bad)
-                }
-                (2, true) => w_block::<V, R, 2, true, TAIL>(v, job, cx, base, dst, s, f, tail, bad),
-                (2, false) => {
-                    w_block::<V, R, 2, false, TAIL>(v, job, cx, base, dst, s, f, tail, bad)
-                }
-                (_, true) => w_block::<V, R, 1, true, TAIL>(v, job, cx, base, dst, s, f, tail, bad),
-                (_, false) => {
-                    w_block::<V, R, 1, false, TAIL>(v, job, cx, base, dst, s, f, tail, bad)
-                }
+        let mut src = job
+            .src
+            .add(cx.n * job.in_batch + r * job.in_row + cx.iw_first * job.in_pixel + c);
+        let load = |p: *const f32| {
+            if TAIL {
+                v.load_tail(p, tail)
+            } else {
+                v.load(p)
             }
+        };
+        let mut j = ja;
+        while j + 1 < jb {
+            let (x, y) = (load(src), load(src.add(job.in_pixel)));
+            if R::CHECK_NAN {
+                bad = v.bad_check(bad, x, y);
+            }
+            v.store(cx.buf.add(j * l), x);
+            v.store(cx.buf.add((j + 1) * l), y);
+            // Wrapping: after the row's last pixel the pointer may leave the input.
+            src = src.wrapping_add(2 * job.in_pixel);
+            j += 2;
+        }
+        if j < jb {
+            let x = load(src);
+            if R::CHECK_NAN {
+                bad = v.bad_check(bad, x, x);
+            }
+            v.store(cx.buf.add(j * l), x);
+        }
+        let dst = cx.ring.add(slot * cx.ring_row);
+        let mut s = 0;
+        for i in 0..cx.wsplit.blocks {
+            let b = cx.wsplit.at(i);
+            let items = RowBuf {
+                p: cx.buf.add(s * l),
+                k: job.w.k,
+                mid0: b - 1,
+            };
+            // SAFETY: buffer items s..s + kw + b - 1 <= cw + kw - 1; ring items s..s + b <= cw.
+            by_block!(V, b, |B| {
+                let out = windows::<V, R, B, _>(v, &items, false, &mut bad);
+                for (t, y) in out.into_iter().enumerate() {
+                    v.store(dst.add((s + t) * l), y);
+                }
+            });
             s += b;
         }
     }
     bad
 }
 
-/// The next block: `full` while it fits, then the largest of 4, 2, 1 that fits in `left`.
-#[inline(always)]
-fn step(full: usize, left: usize) -> usize {
-    if full <= left {
-        full
-    } else if left >= 4 {
-        4
-    } else if left >= 2 {
-        2
-    } else {
-        1
-    }
-}
-
-/// Fills the tap table of the block of `B` output rows from `o`: ring offsets of the head,
-/// tail and in-input middle taps (padding taps: the identity row). Returns the middle range.
+/// W pass of input row `r` for max, reading the input where it stands (no row buffer): tap
+/// `i` of a block at the offset the chunk's column table gives, padding taps at their nearest
+/// in-input pixel. A row's first block checks its head and middle taps for NaN, every block
+/// its tail taps: each item once. Cheaper than [`w_row`]'s copy where a row's pixels spread
+/// over enough L1 sets (see [`run`]).
 ///
 /// # Safety
-/// `cx.tab` must hold `2B - 1` entries plus the block's in-input middle taps.
-unsafe fn fill_taps<V: SimdF32, const B: usize>(
+/// As [`w_row`], with the column table filled for the chunk.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn w_row_direct<V: SimdF32, R: Sep<V>, const TAIL: bool>(
+    v: V,
     job: &Job,
     cx: &Ctx<V>,
+    (r, slot): (usize, usize),
+    c: usize,
+    tail: V::Tail,
+    mut bad: V::Bad,
+) -> V::Bad {
+    let l = V::LANES;
+    // SAFETY: input row r of image n, channel c; columns come from the table; ring slot
+    // r % ring_rows < ring_rows; taps below s + kw + b - 1 <= cw + kw - 1 (the chunk's
+    // items), ring items s..s + b <= cw.
+    unsafe {
+        let base = job.src.add(cx.n * job.in_batch + r * job.in_row + c);
+        let dst = cx.ring.add(slot * cx.ring_row);
+        let mut s = 0;
+        for i in 0..cx.wsplit.blocks {
+            let b = cx.wsplit.at(i);
+            let items = InRow::<V, TAIL> {
+                base,
+                cols: cx.cols.add(s),
+                k: job.w.k,
+                mid0: b - 1,
+                tail,
+            };
+            let bad = &mut bad;
+            by_block!(V, b, |B| {
+                if R::CHECK_NAN && s == 0 {
+                    *bad = check_head::<V, B, _>(v, &items, *bad);
+                }
+                let out = windows::<V, R, B, _>(v, &items, true, bad);
+                for (t, y) in out.into_iter().enumerate() {
+                    v.store(dst.add((s + t) * l), y);
+                }
+            });
+            s += b;
+        }
+    }
+    bad
+}
+
+/// Fills the tap table `tab` of the block of `b` output rows from `o`: the count of its
+/// in-input middle taps (entry 0), then the ring offsets of the head, tail and in-input
+/// middle taps (padding taps: the identity row). Input row `r` sits in ring row
+/// `r % ring_rows`.
+///
+/// # Safety
+/// `tab` must hold `2b` entries plus the block's in-input middle taps.
+unsafe fn fill_taps(
+    job: &Job,
+    (ring_rows, ring_row): (usize, usize),
     o: usize,
-) -> (usize, usize) {
+    b: usize,
+    tab: *mut u32,
+) {
     let kh = job.h.k;
     let first = o as isize - job.h.pad_begin as isize;
     let hin = job.h.input as isize;
     // The block's in-input rows are fewer than ring_rows: one division for the first, then
     // a wrap-around.
     let r0 = first.max(0) as usize;
-    let s0 = r0 % cx.ring_rows;
+    let s0 = r0 % ring_rows;
     let slot = |i: usize| -> u32 {
         let r = first + i as isize;
         let row = if r >= 0 && r < hin {
             let s = s0 + (r as usize - r0);
-            if s >= cx.ring_rows {
-                s - cx.ring_rows
-            } else {
-                s
-            }
+            if s >= ring_rows { s - ring_rows } else { s }
         } else {
-            cx.ring_rows
+            ring_rows
         };
-        (row * cx.ring_row) as u32
+        (row * ring_row) as u32
     };
-    let m0 = (-first).clamp(B as isize - 1, kh as isize - 1) as usize;
+    let m0 = (-first).clamp(b as isize - 1, kh as isize - 1) as usize;
     let m1 = (hin - first).clamp(m0 as isize, kh as isize - 1) as usize;
-    // SAFETY: 2B - 1 + (m1 - m0) entries (caller).
+    // SAFETY: 2b + (m1 - m0) entries (caller).
     unsafe {
-        for t in 0..B - 1 {
-            *cx.tab.add(t) = slot(t);
+        // The count, not m0 itself: with huge windows tap indices exceed u32 (the ring
+        // column numbers its middle taps from 0).
+        *tab = (m1 - m0) as u32;
+        let tab = tab.add(1);
+        for t in 0..b - 1 {
+            *tab.add(t) = slot(t);
         }
-        for t in 0..B {
-            *cx.tab.add(B - 1 + t) = slot(kh - 1 + t);
+        for t in 0..b {
+            *tab.add(b - 1 + t) = slot(kh - 1 + t);
         }
         for i in m0..m1 {
-            *cx.tab.add(2 * B - 1 + i - m0) = slot(i);
+            *tab.add(2 * b - 1 + i - m0) = slot(i);
         }
     }
-    (m0, m1)
+}
+
+/// The tap tables of the tile's blocks of output rows, block `i` at `tab + i * stride`
+/// (the same for every image, chunk and channel vector of the tile).
+///
+/// # Safety
+/// `tab` must hold `split.blocks` tables of `stride` entries ([`Layout::tab_stride`]).
+unsafe fn fill_tables(
+    job: &Job,
+    ring: (usize, usize),
+    tile: &Tile,
+    split: Split,
+    (tab, stride): (*mut u32, usize),
+) {
+    let mut o = tile.oh.0;
+    for i in 0..split.blocks {
+        let b = split.at(i);
+        // SAFETY: table i of the caller's; a block's middle taps are in-input rows of one
+        // window, at most ring_rows of them, so 2b + ring_rows <= stride.
+        unsafe { fill_taps(job, ring, o, b, tab.add(i * stride)) };
+        o += b;
+    }
 }
 
 /// H pass: output rows `o..o + B` of the chunk's columns, channel vector at channel `c`, from
 /// the ring (the rows the block reads are in it): scale, clamp, result check, store.
 ///
 /// # Safety
-/// As [`run`]; the ring holds every in-input row of the block's windows.
+/// As [`run`]; the ring holds every in-input row of the block's windows; `tab` the
+/// block's table ([`fill_taps`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn h_block<V: SimdF32, R: Sep<V>, const B: usize, const TAIL: bool, const CLAMP: bool>(
     v: V,
     job: &Job,
     cx: &Ctx<V>,
-    o: usize,
+    (o, tab): (usize, *const u32),
     c: usize,
     tail: V::Tail,
     mut bad: V::Bad,
 ) -> V::Bad {
     let l = V::LANES;
-    // SAFETY: the table holds 2B - 1 + ring_rows entries (Layout::floats); the middle's
-    // in-input taps are at most the input's rows of the window, so at most ring_rows.
-    let (m0, m1) = unsafe { fill_taps::<V, B>(job, cx, o) };
+    // SAFETY: the block's table (fill_taps).
+    let (m0, m1, tab) = unsafe { (0, *tab as usize, tab.add(1)) };
     // SAFETY: output row o of image n, column ow0, channel c.
     let dst = unsafe {
         job.dst
@@ -687,7 +898,7 @@ unsafe fn h_block<V: SimdF32, R: Sep<V>, const B: usize, const TAIL: bool, const
         let col = RingColumn {
             // SAFETY: item j of ring row 0.
             base: unsafe { cx.ring.add(j * l) },
-            tab: cx.tab,
+            tab,
             heads: B - 1,
             m0,
             m1,
@@ -737,17 +948,17 @@ unsafe fn vector<V: SimdF32, R: Sep<V>, const TAIL: bool, const CLAMP: bool>(
     tile: &Tile,
     c: usize,
     tail: V::Tail,
-    (bh, bw): (usize, usize),
+    (hsplit, tab, stride): (Split, *const u32, usize),
     mut bad: V::Bad,
 ) -> V::Bad {
-    let (oh0, oh1) = tile.oh;
+    let oh0 = tile.oh.0;
     let pb = job.h.pad_begin as isize;
     // The next input row the W pass has not reduced yet.
     let mut next = (oh0 as isize - pb).max(0) as usize;
     let mut next_slot = next % cx.ring_rows;
     let mut o = oh0;
-    while o < oh1 {
-        let b = step(bh, oh1 - o);
+    for i in 0..hsplit.blocks {
+        let b = hsplit.at(i);
         let first = o as isize - pb;
         let need = (first + (job.h.k + b - 1) as isize).clamp(0, job.h.input as isize) as usize;
         // SAFETY: input rows below the input's height, rows and columns of the tile; the ring
@@ -756,11 +967,10 @@ unsafe fn vector<V: SimdF32, R: Sep<V>, const TAIL: bool, const CLAMP: bool>(
         unsafe {
             while next < need {
                 let slot = next_slot;
-                bad = match bw {
-                    8 => w_row::<V, R, 8, TAIL>(v, job, cx, (next, slot), c, tail, bad),
-                    4 => w_row::<V, R, 4, TAIL>(v, job, cx, (next, slot), c, tail, bad),
-                    2 => w_row::<V, R, 2, TAIL>(v, job, cx, (next, slot), c, tail, bad),
-                    _ => w_row::<V, R, 1, TAIL>(v, job, cx, (next, slot), c, tail, bad),
+                bad = if R::DIRECT && cx.direct {
+                    w_row_direct::<V, R, TAIL>(v, job, cx, (next, slot), c, tail, bad)
+                } else {
+                    w_row::<V, R, TAIL>(v, job, cx, (next, slot), c, tail, bad)
                 };
                 next += 1;
                 next_slot = if next_slot + 1 == cx.ring_rows {
@@ -769,12 +979,16 @@ unsafe fn vector<V: SimdF32, R: Sep<V>, const TAIL: bool, const CLAMP: bool>(
                     next_slot + 1
                 };
             }
-            bad = match b {
-                8 => h_block::<V, R, 8, TAIL, CLAMP>(v, job, cx, o, c, tail, bad),
-                4 => h_block::<V, R, 4, TAIL, CLAMP>(v, job, cx, o, c, tail, bad),
-                2 => h_block::<V, R, 2, TAIL, CLAMP>(v, job, cx, o, c, tail, bad),
-                _ => h_block::<V, R, 1, TAIL, CLAMP>(v, job, cx, o, c, tail, bad),
-            };
+            let tab = tab.add(i * stride);
+            bad = by_block!(V, b, |B| h_block::<V, R, B, TAIL, CLAMP>(
+                v,
+                job,
+                cx,
+                (o, tab),
+                c,
+                tail,
+                bad
+            ));
         }
         o += b;
     }
@@ -837,7 +1051,7 @@ unsafe fn vectors<V: SimdF32, R: Sep<V>, const CLAMP: bool>(
     job: &Job,
     cx: &Ctx<V>,
     tile: &Tile,
-    blocks: (usize, usize),
+    blocks: (Split, *const u32, usize),
     mut bad: V::Bad,
 ) -> V::Bad {
     let l = V::LANES;
@@ -874,19 +1088,35 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
     let l = V::LANES;
     let ring_row = lay.chunk * l;
     // SAFETY: the parts of Layout::parts, within scratch_len floats; the ring starts at the
-    // first 64-byte boundary (ITEM floats of slack), the column table at an 8-byte one.
-    let (ring, scales, tab, cols) = unsafe {
+    // first 64-byte boundary (ITEM floats of slack), the row buffer right after it.
+    let (ring, buf, scales, tab, cols) = unsafe {
         let skip = tile.scratch.align_offset(64).min(ITEM);
         let ring = tile.scratch.add(skip);
+        let buf = ring.add(parts.ring);
         let scales = tile.scratch.add(parts.scales);
         let tab = tile.scratch.add(parts.tab) as *mut u32;
         let c = tile.scratch.add(parts.cols);
         let cols = c.add(c.align_offset(8).min(1)) as *mut usize;
-        (ring, scales, tab, cols)
+        (ring, buf, scales, tab, cols)
     };
+    // The row buffer costs a store per input pixel; it pays where re-reading the blocks'
+    // overlapping taps from the input misses L1, with long windows over wide pixels. Max, old
+    // binary (always direct) against new (always copying), avx512, us: 20x20x512 13x13 70 ->
+    // 61, 9x9 63 -> 62, 5x5 53 -> 57, 7x7 57 -> 58; 20x20x128 13x13 12.8 -> 10.7; 28x28x256
+    // 9x9 55 -> 52; 56x56x64 13x13 54 -> 55, 9x9 45 -> 52. The average always copies (its
+    // padding is an identity item there, not a branch per tap): 7x7 on 28x28x256 58 -> 52,
+    // 56x56x64 62 -> 53, 112x112x32 124 -> 114.
+    let direct = R::DIRECT && !(job.w.k >= 9 && job.in_pixel >= 128);
     let clamp = job.lo != f32::NEG_INFINITY || job.hi != f32::INFINITY;
-    let bh = block(job.h.k.min(tile.oh.1 - tile.oh.0));
-    let bw = block(job.w.k.min(lay.chunk.min(job.w.out)));
+    let bw = block(job.w.k, l);
+    let hsplit = Split::new(tile.oh.1 - tile.oh.0, block(job.h.k, l));
+    debug_assert!(hsplit.blocks <= lay.blocks);
+    let Some(stride) = lay.tab_stride() else {
+        unreachable!("the plan checked scratch_len")
+    };
+    // SAFETY: the tile's blocks, at most lay.blocks tables of stride entries.
+    unsafe { fill_tables(job, (lay.ring_rows, ring_row), tile, hsplit, (tab, stride)) };
+    let blocks = (hsplit, tab as *const u32, stride);
     let ident = v.splat(R::IDENTITY);
     for n in tile.n.0..tile.n.1 {
         let mut bad = v.bad_init();
@@ -898,14 +1128,20 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
             let items = (cw + job.w.k - 1) as isize;
             let ja = (-iw0).clamp(0, items) as usize;
             let jb = (job.w.input as isize - iw0).clamp(ja as isize, items) as usize;
-            // SAFETY: cw + kw - 1 <= the table's entries (Layout::cols); the columns are
-            // clamped into the input, so their offsets lie inside an input row; the identity
-            // row is ring row ring_rows, of ring_row floats.
+            // SAFETY: cw + kw - 1 <= the buffer's and the column table's items
+            // (Layout::items); the columns are clamped into the input, so their offsets lie
+            // inside an input row; the identity row is ring row ring_rows, of ring_row floats.
             unsafe {
-                let last = job.w.input as isize - 1;
-                for j in 0..items as usize {
-                    let col = (iw0 + j as isize).clamp(0, last) as usize;
-                    *cols.add(j) = col * job.in_pixel;
+                if direct {
+                    let last = job.w.input as isize - 1;
+                    for j in 0..items as usize {
+                        let col = (iw0 + j as isize).clamp(0, last) as usize;
+                        *cols.add(j) = col * job.in_pixel;
+                    }
+                } else {
+                    for j in (0..ja).chain(jb..items as usize) {
+                        v.store(buf.add(j * l), ident);
+                    }
                 }
                 let id = ring.add(lay.ring_rows * ring_row);
                 for i in 0..cw {
@@ -916,17 +1152,19 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
                 n,
                 lo: v.splat(job.lo),
                 hi: v.splat(job.hi),
-                ident,
                 oh0: tile.oh.0,
                 ow0,
                 cw,
                 ja,
                 jb,
+                iw_first: (iw0 + ja as isize) as usize,
+                direct,
                 cols,
+                buf,
                 ring,
                 ring_rows: lay.ring_rows,
                 ring_row,
-                tab,
+                wsplit: Split::new(cw, bw),
                 scales,
                 chunk: lay.chunk,
             };
@@ -935,9 +1173,9 @@ pub(crate) unsafe fn run<V: SimdF32, R: Sep<V>>(v: V, job: &Job, tile: &Tile) {
             // SAFETY: forwarded contract.
             bad = unsafe {
                 if clamp {
-                    vectors::<V, R, true>(v, job, &cx, tile, (bh, bw), bad)
+                    vectors::<V, R, true>(v, job, &cx, tile, blocks, bad)
                 } else {
-                    vectors::<V, R, false>(v, job, &cx, tile, (bh, bw), bad)
+                    vectors::<V, R, false>(v, job, &cx, tile, blocks, bad)
                 }
             };
             // SAFETY: the outputs just written: the tile's rows and channels, the chunk's columns.
