@@ -127,109 +127,30 @@ macro_rules! by_block {
     ($v:ty, $b:expr, |$B:ident| $body:expr) => {{
         debug_assert!(1 <= $b && $b <= if <$v as Wide>::WIDE { BLOCK_MAX } else { 8 });
         if <$v as Wide>::WIDE {
-            match $b {
-                1 => {
-                    const $B: usize = 1;
-                    $body
-                }
-                2 => {
-                    const $B: usize = 2;
-                    $body
-                }
-                3 => {
-                    const $B: usize = 3;
-                    $body
-                }
-                4 => {
-                    const $B: usize = 4;
-                    $body
-                }
-                5 => {
-                    const $B: usize = 5;
-                    $body
-                }
-                6 => {
-                    const $B: usize = 6;
-                    $body
-                }
-                7 => {
-                    const $B: usize = 7;
-                    $body
-                }
-                8 => {
-                    const $B: usize = 8;
-                    $body
-                }
-                9 => {
-                    const $B: usize = 9;
-                    $body
-                }
-                10 => {
-                    const $B: usize = 10;
-                    $body
-                }
-                11 => {
-                    const $B: usize = 11;
-                    $body
-                }
-                12 => {
-                    const $B: usize = 12;
-                    $body
-                }
-                13 => {
-                    const $B: usize = 13;
-                    $body
-                }
-                14 => {
-                    const $B: usize = 14;
-                    $body
-                }
-                15 => {
-                    const $B: usize = 15;
-                    $body
-                }
-                _ => {
-                    const $B: usize = BLOCK_MAX;
-                    $body
-                }
-            }
+            block_arms!($b, |$B| $body, [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], 16)
         } else {
-            match $b {
-                1 => {
-                    const $B: usize = 1;
-                    $body
-                }
-                2 => {
-                    const $B: usize = 2;
-                    $body
-                }
-                3 => {
-                    const $B: usize = 3;
-                    $body
-                }
-                4 => {
-                    const $B: usize = 4;
-                    $body
-                }
-                5 => {
-                    const $B: usize = 5;
-                    $body
-                }
-                6 => {
-                    const $B: usize = 6;
-                    $body
-                }
-                7 => {
-                    const $B: usize = 7;
-                    $body
-                }
-                _ => {
-                    const $B: usize = 8;
-                    $body
-                }
-            }
+            block_arms!($b, |$B| $body, [1 2 3 4 5 6 7], 8)
         }
     }};
+}
+
+// by_block!'s wide list ends at 16.
+const _: () = assert!(BLOCK_MAX == 16);
+
+/// The match of [`by_block!`]: one arm per listed size, `$last` for the rest.
+macro_rules! block_arms {
+    ($b:expr, |$B:ident| $body:expr, [$($n:literal)*], $last:literal) => {
+        match $b {
+            $($n => {
+                const $B: usize = $n;
+                $body
+            })*
+            _ => {
+                const $B: usize = $last;
+                $body
+            }
+        }
+    };
 }
 
 /// The reduction of a separable kernel.
