@@ -1,8 +1,9 @@
 //! The stride-1 3x3 max kernel picks its walk by where the output sits relative to the input:
 //! where its row-pair walk's stores would alias its loads modulo 4 KiB (strides a multiple of
 //! 1 or 2 KiB and the output within a cache line of the input modulo that), it takes one row
-//! at a time (`kernels::window::alias_gap`). Both walks must give the reference's
-//! result at every placement, on every tier the CPU has; the average keeps its bits.
+//! at a time, the first in the pair's association (`kernels::window::alias_gap`). Both walks
+//! must give the reference's result at every placement, on every tier the CPU has; the
+//! average keeps its bits.
 
 use simdpool::{
     Padding, Plan, PoolParams, Shape, Strides, Tensor, TensorView, TensorViewMut, Window,

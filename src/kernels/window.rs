@@ -28,10 +28,6 @@ use crate::simd::SimdF32;
 pub(crate) trait Columns<V: SimdF32>: Reduce<V> {
     /// Whether interior inputs need the NaN check (max: `vmaxps` drops NaN).
     const CHECK_NAN: bool;
-    /// Whether the result is the same bits whatever the order of the reduction (max, up to
-    /// the sign of a zero, which SPEC leaves open): such a kernel may pick its walk by the
-    /// buffers' placement ([`alias_gap`]) without the output depending on it.
-    const ORDER_FREE: bool = false;
     /// A column's first tap, mapped (`x`, `x*x`, `|x|`).
     fn first(v: V, x: V::V) -> V::V;
     /// Folds a further tap of the column in.
@@ -139,14 +135,13 @@ pub(crate) unsafe fn run<
             // against the 1-row kernel (4 vectors on avx512, 2 below): avx512 max 0.87x
             // (56x56x256) and 0.89x (20x20x512), avg 0.88x (35x35x192) and 0.91x (28x28x256);
             // avx2 0.86x / 0.91x / 0.92x / 0.97x; baseline (SSE2) 0.95x / 0.92x / 1.00x / 1.00x.
-            // Where its stores alias its loads (one_row_walk), max takes one row at a
-            // time, 4 channel vectors per strip on every tier (2 measured no better on avx2);
-            // sums (avx512; avx2 measured no gain) walk the rows of each pair one at a time, the
-            // first with the pair's association, so the bits do not depend on the placement.
-            let one_row = one_row_walk::<V>(job);
-            if R::ORDER_FREE && one_row {
-                run_u::<V, R, KH, KW, SH, SW, 4, 1, false>(v, job, tile)
-            } else if V::LANES >= 16 && one_row {
+            // Where its stores alias its loads (one_row_walk), the rows of each pair run one
+            // at a time, 4 channel vectors per strip, the first with the pair's association,
+            // so no result depends on the placement. Against max's own one-row walk and the
+            // average's pair walk on avx2 and baseline (20x20x512 at 0 / 2048 B, us, two
+            // runs): avx512 max 42.5-44.3 -> 37.8; avx2 max 66-81 -> 66-76, avg 95 -> 69-74;
+            // baseline max 91-96 -> 99-108, avg 162-168 -> 119-134.
+            if one_row_walk::<V>(job) {
                 run_u::<V, R, KH, KW, SH, SW, 4, 2, true>(v, job, tile)
             } else {
                 run_u::<V, R, KH, KW, SH, SW, 2, 2, false>(v, job, tile)

@@ -32,7 +32,6 @@ impl<V: SimdF32> Reduce<V> for MaxReduce {
 
 impl<V: SimdF32> super::window::Columns<V> for MaxReduce {
     const CHECK_NAN: bool = true;
-    const ORDER_FREE: bool = true;
     #[inline(always)]
     fn first(_: V, x: V::V) -> V::V {
         x
