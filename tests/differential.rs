@@ -1121,3 +1121,46 @@ fn regression_compare_stochastic_inference_infinite_tap_clamped() {
     let bad = check_all_tiers(params, Shape::new(1, [1], 1), &[f32::INFINITY]);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// The separable kernels over several channel tiles: 133 channels (two tiles of 64 and one
+/// of 5, a masked tail on every tier), the in-place and row-buffer W passes of max, the
+/// average's divisors, a clamp, and a NaN and infinities in the second tile only (a tile
+/// that met a NaN is recomputed exactly; the others keep the fast path).
+#[test]
+fn separable_many_channel_tiles_every_tier() {
+    let shape = Shape::nhwc(1, 9, 11, 133);
+    let len = shape.num_elements().unwrap();
+    let mut xs: Vec<f32> = (0..len)
+        .map(|i| ((i * 7919 + 13) % 2003) as f32 * 0.25 - 250.0)
+        .collect();
+    let at = |h: usize, w: usize, c: usize| (h * 11 + w) * 133 + c;
+    xs[at(4, 5, 70)] = f32::NAN;
+    xs[at(0, 10, 100)] = f32::INFINITY;
+    xs[at(8, 0, 127)] = f32::NEG_INFINITY;
+    let explicit = Padding::Explicit {
+        begin: [1, 3].into(),
+        end: [2, 0].into(),
+    };
+    let cases = [
+        PoolParams::max(Window::new([5, 5]).padding(Padding::symmetric([2, 2]))),
+        PoolParams::max(Window::new([9, 9]).padding(Padding::symmetric([4, 4])))
+            .clamp(-100.0, 200.0),
+        PoolParams::avg(
+            Window::new([7, 7]).padding(Padding::symmetric([3, 3])),
+            Divisor::ExcludePad,
+        ),
+        PoolParams::avg(Window::new([4, 6]).padding(explicit), Divisor::IncludePad)
+            .clamp(-50.0, 50.0),
+    ];
+    for params in cases {
+        for t in simdpool::available_tiers() {
+            let name = Plan::new(&params, shape, Isa::Tier(t))
+                .unwrap()
+                .kernel_name()
+                .to_string();
+            assert!(name.contains("_s1_"), "{params:?}: {name}");
+        }
+        let bad = check_all_tiers(params.clone(), shape, &xs);
+        assert!(bad.is_empty(), "{params:?}: {}", bad.join("\n"));
+    }
+}
